@@ -1,0 +1,248 @@
+"""TrialConfig: everything that defines one trial, validated, with a JSON round trip.
+
+Option values are plain JSON types so a config stored in SQLite or written by the CLI reads back
+equal. ``prefetch`` and ``num_parallel_calls`` are ``"none"``, ``"auto"`` or a positive integer.
+Whether an option applies to the chosen loader is checked by ``validate`` against the loader's
+``options`` set: an option left at its default is never an error, one changed on a loader that
+ignores it is refused, naming the option and the loader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from diagnostics.errors import ConfigError
+
+__all__ = ["COMMON_OPTIONS", "TrialConfig", "parse_size", "validate"]
+
+MODES = ("iterate", "fit")
+MODELS = ("tiny_cnn", "mobilenet_v2")
+CACHES = ("none", "memory", "file")
+DTYPES = ("float32", "float16", "uint8")
+AUGMENTATIONS = ("none", "light", "heavy")
+COLOR_MODES = ("rgb", "grayscale")
+INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
+
+# Options every trial has, whatever the loader; the rest must be listed in a loader's `options`.
+COMMON_OPTIONS = frozenset(
+    {
+        "dataset",
+        "loader",
+        "mode",
+        "model",
+        "epochs",
+        "steps",
+        "batch_size",
+        "image_size",
+        "color_mode",
+        "memory_budget_bytes",
+        "timeout_seconds",
+        "sample_hz",
+    }
+)
+
+# CLI spelling of each field, used in messages so they name the option the user typed.
+CLI_NAMES = {
+    "image_size": "--image-size",
+    "batch_size": "--batch-size",
+    "num_parallel_calls": "--num-parallel-calls",
+    "shuffle_buffer": "--shuffle-buffer",
+    "keep_decoded": "--keep-decoded",
+    "validation_split": "--validation-split",
+    "close_and_collect": "--close-and-collect",
+    "use_multiprocessing": "--use-multiprocessing",
+    "max_queue_size": "--max-queue-size",
+    "via_tf_data": "--via-tf-data",
+    "memory_budget_bytes": "--memory-budget",
+    "timeout_seconds": "--timeout",
+    "sample_hz": "--sample-hz",
+    "color_mode": "--color-mode",
+}
+
+
+def cli_name(field_name: str) -> str:
+    return CLI_NAMES.get(field_name, "--" + field_name.replace("_", "-"))
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """One trial: dataset, loader and its options, mode and limits.
+
+    Example:
+        >>> TrialConfig(dataset="sample_data", loader="keras_directory", cache="memory")
+    """
+
+    dataset: str
+    loader: str = "keras_directory"
+    mode: str = "iterate"
+    model: str = "tiny_cnn"
+    epochs: int = 3
+    steps: int | None = None  # steps (batches) per epoch; None = the whole dataset
+    batch_size: int = 32
+    image_size: tuple[int, int] = (128, 128)
+    color_mode: str = "rgb"
+    interpolation: str = "bilinear"
+    shuffle: bool = False
+    shuffle_buffer: int | None = None  # None = the loader's own default
+    seed: int = 1337
+    cache: str = "none"
+    prefetch: str | int = "none"
+    num_parallel_calls: str | int = "none"
+    dtype: str = "float32"
+    augmentation: str = "none"
+    # loader-specific
+    keep_decoded: bool = False  # eager_loop
+    rescale: float | None = None  # image_data_generator
+    validation_split: float | None = None  # image_data_generator
+    close_and_collect: bool = False  # image_data_generator
+    workers: int = 1  # keras_pydataset
+    use_multiprocessing: bool = False  # keras_pydataset
+    max_queue_size: int = 10  # keras_pydataset
+    via_tf_data: bool = False  # pil_generator
+    # limits
+    memory_budget_bytes: int | None = None  # None = 80% of available RAM at start
+    timeout_seconds: float | None = None
+    sample_hz: float = 50.0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        # JSON gives lists; keep the dataclass hashable and equal after a round trip.
+        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+        for name in ("prefetch", "num_parallel_calls"):
+            object.__setattr__(self, name, _normalise_knob(name, getattr(self, name)))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["image_size"] = list(self.image_size)
+        if not data["extra"]:
+            del data["extra"]
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrialConfig:
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes: Any) -> TrialConfig:
+        return dataclasses.replace(self, **changes)
+
+    def changed_options(self) -> dict[str, Any]:
+        """Options whose value differs from the default (dataset and loader excluded)."""
+        out = {}
+        for f in fields(self):
+            if f.name in ("dataset", "loader", "extra"):
+                continue
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            if f.name == "image_size":
+                default = tuple(default)
+            if getattr(self, f.name) != default:
+                out[f.name] = getattr(self, f.name)
+        return out
+
+
+def _normalise_knob(name: str, value: str | int) -> str | int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{cli_name(name)} must be none, auto or a positive integer, not {value!r}")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip().lower()
+        if text in ("none", "auto"):
+            return text
+        if not text.isdigit():
+            raise ConfigError(f"{cli_name(name)} must be none, auto or a positive integer, not {value!r}")
+        number = int(text)
+    if number < 1:
+        raise ConfigError(f"{cli_name(name)} must be none, auto or a positive integer, not {value!r}")
+    return number
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{cli_name(name)} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def _positive_int(name: str, value: Any, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{cli_name(name)} must be a positive integer, not {value!r}")
+
+
+def validate(config: TrialConfig) -> TrialConfig:
+    """Check every value and that each changed option applies to the loader; return the config."""
+    from diagnostics.loaders import get_loader  # late: loaders import this module
+
+    loader = get_loader(config.loader)  # raises ConfigError naming the unknown loader
+    _choice("mode", config.mode, MODES)
+    _choice("model", config.model, MODELS)
+    _choice("cache", config.cache, CACHES)
+    _choice("dtype", config.dtype, DTYPES)
+    _choice("augmentation", config.augmentation, AUGMENTATIONS)
+    _choice("color_mode", config.color_mode, COLOR_MODES)
+    _choice("interpolation", config.interpolation, INTERPOLATIONS)
+    _positive_int("epochs", config.epochs)
+    _positive_int("steps", config.steps, allow_none=True)
+    _positive_int("batch_size", config.batch_size)
+    _positive_int("shuffle_buffer", config.shuffle_buffer, allow_none=True)
+    _positive_int("workers", config.workers)
+    _positive_int("max_queue_size", config.max_queue_size)
+    if len(config.image_size) != 2 or not all(8 <= v <= 4096 for v in config.image_size):
+        raise ConfigError(f"--image-size must be two sizes between 8 and 4096, not {config.image_size!r}")
+    if config.model == "mobilenet_v2" and (config.color_mode != "rgb" or min(config.image_size) < 32):
+        raise ConfigError("--model mobilenet_v2 needs --color-mode rgb and an --image-size of at least 32 32")
+    if config.validation_split is not None and not 0.0 < config.validation_split < 1.0:
+        raise ConfigError(f"--validation-split must be between 0 and 1, not {config.validation_split!r}")
+    if config.memory_budget_bytes is not None:
+        _positive_int("memory_budget_bytes", config.memory_budget_bytes)
+    if config.timeout_seconds is not None and not config.timeout_seconds > 0:
+        raise ConfigError(f"--timeout must be a positive number of seconds, not {config.timeout_seconds!r}")
+    if not 1 <= config.sample_hz <= 200:
+        raise ConfigError(f"--sample-hz must be between 1 and 200, not {config.sample_hz!r}")
+    allowed = COMMON_OPTIONS | loader.options
+    for name in config.changed_options():
+        if name not in allowed:
+            raise ConfigError(f"{cli_name(name)} does not apply to loader {loader.name}")
+    extra_check = getattr(loader, "check", None)
+    if extra_check is not None:
+        extra_check(config)  # loader-specific rules (e.g. an option only valid in fit mode)
+    return config
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|k|m|g)?\s*$", re.IGNORECASE)
+_UNITS = {
+    None: 1,
+    "b": 1,
+    "k": 1024,
+    "kib": 1024,
+    "kb": 1000,
+    "m": 1024**2,
+    "mib": 1024**2,
+    "mb": 1000**2,
+    "g": 1024**3,
+    "gib": 1024**3,
+    "gb": 1000**3,
+}
+
+
+def parse_size(text: str) -> int:
+    """'700MiB' -> 734003200. Accepts B, KiB/MiB/GiB (and K/M/G), KB/MB/GB."""
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ConfigError(f"--memory-budget must be a size like 700MiB or 2GiB, not {text!r}")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[unit.lower() if unit else None])

@@ -1,0 +1,62 @@
+"""Exceptions raised by the diagnostics library.
+
+The hierarchy::
+
+    DiagnosticsError              base of everything below; pages catch this and show .args[0]
+    ├── DatasetError              the folder or a file in it cannot be used (names it)
+    ├── ConfigError               an option is invalid or does not apply to the loader (names it)
+    ├── StoreError                the SQLite store is corrupt, locked or unreadable
+    └── TrialFailed               the trial did not complete; .run_id and .status tell how
+        ├── BudgetExceeded        status killed_budget: the tree's RSS crossed the memory budget
+        ├── TrialTimeout          status timed_out
+        └── TrialCancelled        status cancelled (UI Cancel or Ctrl-C)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BudgetExceeded",
+    "ConfigError",
+    "DatasetError",
+    "DiagnosticsError",
+    "StoreError",
+    "TrialCancelled",
+    "TrialFailed",
+    "TrialTimeout",
+]
+
+
+class DiagnosticsError(Exception):
+    """Base class; the message is written for the user and names the offending thing."""
+
+
+class DatasetError(DiagnosticsError):
+    pass
+
+
+class ConfigError(DiagnosticsError):
+    pass
+
+
+class StoreError(DiagnosticsError):
+    pass
+
+
+class TrialFailed(DiagnosticsError):
+    status = "failed"
+
+    def __init__(self, message: str, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class BudgetExceeded(TrialFailed):
+    status = "killed_budget"
+
+
+class TrialTimeout(TrialFailed):
+    status = "timed_out"
+
+
+class TrialCancelled(TrialFailed):
+    status = "cancelled"
