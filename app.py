@@ -1,9 +1,42 @@
-"""Placeholder dashboard entry; the dashboard issue replaces it with st.navigation over pages/."""
+"""Dashboard entry: navigation over the pages in pages/ and the shared sidebar (store and queue)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="Training Memory Diagnostics", layout="wide")
-st.title("Training Memory Diagnostics")
-st.write("The dashboard is being built. Meanwhile: `python -m diagnostics scan sample_data`.")
+from diagnostics import ui
+from pages._common import get_store, user_errors
+
+st.set_page_config(page_title="Training Memory Diagnostics", page_icon="🧠", layout="wide")
+
+HERE = Path(__file__).parent
+PAGES = [
+    st.Page("pages/run.py", title="Run", icon="▶️", default=True),
+    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("pages/sweep.py", title="Sweep", icon="🧪"),
+    st.Page("pages/history.py", title="History", icon="🗂️"),
+    st.Page("pages/dataset.py", title="Dataset", icon="🖼️"),
+]
+# The Scenarios page arrives with its own issue; it joins the navigation as soon as the file exists.
+if (HERE / "pages" / "scenarios.py").exists():
+    PAGES.insert(1, st.Page("pages/scenarios.py", title="Scenarios", icon="🎯"))
+
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    with user_errors():
+        store = get_store()
+        active = store.active_runs()
+        st.caption(f"Store: `{store.path}`")
+        if active:
+            st.markdown("**Queue**")
+            for position, run in enumerate(active):
+                icon = ui.STATUS_ICONS.get(run["status"], "")
+                where = "running" if run["status"] == "running" else f"queued ({position} ahead)"
+                st.markdown(f"{icon} #{run['id']} `{run.get('loader')}`: {where}")
+        else:
+            st.caption("No trial running.")
+
+page.run()

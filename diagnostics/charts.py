@@ -1,0 +1,654 @@
+"""Plotly figures as pure functions of the store's frames (see docs/INTERNALS.md, Store).
+
+Every figure puts time as seconds since the worker's ``ready`` event (``t - t_ready``), memory in
+MiB and throughput in images/s, with axis titles carrying those units. Nothing here reads the
+store or talks to Streamlit, so the dashboard and the HTML report draw the same figures.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = [
+    "class_counts_figure",
+    "compare_memory_figure",
+    "compare_throughput_figure",
+    "epoch_marks",
+    "formats_figure",
+    "log_timeline_figure",
+    "memory_model_figure",
+    "memory_throughput_figure",
+    "pareto_figure",
+    "pixel_size_figure",
+    "throughput_frame",
+]
+
+MIB = 1024 * 1024
+# Enough points for a smooth line at 1400 px wide; more only slows the browser.
+MAX_POINTS = 3000
+PALETTE = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777"]
+TOTAL_COLOUR = "#1d4ed8"
+THROUGHPUT_COLOUR = "#059669"
+BASELINE_COLOUR = "#6b7280"
+BUDGET_COLOUR = "#dc2626"
+FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+
+
+def _layout(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        template="plotly_white",
+        font=FONT,
+        title=dict(text=title, x=0.0, xanchor="left", font=dict(size=16)) if title else None,
+        margin=dict(l=70, r=30, t=90 if title else 60, b=60),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0.0),
+        hovermode="x unified",
+    )
+    return fig
+
+
+def _empty(message: str, *, height: int = 320) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font=dict(size=15, color="#6b7280"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, height=height)
+
+
+def _thin(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """Keep every n-th row but always the row of the maximum, so the plotted peak is true."""
+    if len(frame) <= max_points:
+        return frame
+    step = -(-len(frame) // max_points)
+    keep = frame.iloc[::step]
+    peak_index = frame["rss_bytes"].idxmax()
+    if peak_index not in keep.index:
+        keep = pd.concat([keep, frame.loc[[peak_index]]]).sort_values("t")
+    return keep
+
+
+def _as_dict(value: Any) -> dict:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def _t_ready(events: pd.DataFrame, t_ready: float | None) -> float | None:
+    if t_ready is not None:
+        return float(t_ready)
+    if events is not None and not events.empty:
+        ready = events[events["kind"] == "ready"]
+        if not ready.empty:
+            return float(ready["t"].iloc[0])
+    return None
+
+
+def epoch_marks(events: pd.DataFrame, t_ready: float) -> list[tuple[float, int]]:
+    """(seconds since ready, 1-based epoch number) for every ``epoch_start`` event."""
+    if events is None or events.empty:
+        return []
+    starts = events[events["kind"] == "epoch_start"]
+    marks = []
+    for row in starts.itertuples():
+        epoch = _as_dict(row.data).get("epoch", len(marks))
+        marks.append((float(row.t) - t_ready, int(epoch) + 1))
+    return marks
+
+
+def throughput_frame(events: pd.DataFrame, t_ready: float) -> pd.DataFrame:
+    """Images/s between consecutive ``step`` events of each epoch.
+
+    Rows: ``t_start``/``t_end`` (seconds since ready), ``epoch`` (1-based), ``images_per_second``.
+    The first interval of an epoch starts at its ``epoch_start`` event, so the time spent waiting
+    for the first batch (cache fills, worker start-up) counts against the rate, as users feel it.
+    """
+    columns = ["t_start", "t_end", "epoch", "images_per_second"]
+    if events is None or events.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    last: dict[int, tuple[float, int]] = {}
+    for row in events.sort_values("t").itertuples():
+        data = _as_dict(row.data)
+        if row.kind == "epoch_start":
+            last[int(data.get("epoch", 0))] = (float(row.t), 0)
+        elif row.kind == "step":
+            epoch = int(data.get("epoch", 0))
+            images = int(data.get("images", 0))
+            t_prev, images_prev = last.get(epoch, (None, 0))
+            if t_prev is not None and row.t > t_prev and images >= images_prev:
+                rate = (images - images_prev) / (float(row.t) - t_prev)
+                rows.append((t_prev - t_ready, float(row.t) - t_ready, epoch + 1, rate))
+            last[epoch] = (float(row.t), images)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _add_epoch_marks(fig: go.Figure, marks: list[tuple[float, int]]) -> None:
+    for x, epoch in marks:
+        fig.add_vline(x=x, line=dict(color="#9ca3af", width=1, dash="dot"))
+        fig.add_annotation(
+            x=x,
+            y=1.0,
+            xref="x",
+            yref="paper",
+            text=f"epoch {epoch}",
+            showarrow=False,
+            xanchor="left",
+            yanchor="bottom",
+            xshift=3,
+            font=dict(size=11, color="#4b5563"),
+        )
+
+
+def memory_throughput_figure(
+    samples: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    t_ready: float | None = None,
+    baseline_bytes: float | None = None,
+    budget_bytes: float | None = None,
+    peak_bytes: float | None = None,
+    title: str | None = None,
+    height: int = 620,
+) -> go.Figure:
+    """Memory (top) and throughput (bottom) on one shared time axis, epochs marked across both.
+
+    Memory: tree RSS total, each process of the tree when there is more than one, the baseline (RSS
+    at ready) and the budget. Throughput: images/s between step events, and each epoch's mean.
+    """
+    if samples is None or samples.empty:
+        return _empty("No memory samples yet: the trial is queued or starting.", height=height)
+    t0 = _t_ready(events, t_ready)
+    if t0 is None:
+        t0 = float(samples["t"].iloc[0])
+    frame = _thin(samples.sort_values("t").reset_index(drop=True))
+    x = frame["t"] - t0
+
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        row_heights=[0.62, 0.38],
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=frame["rss_bytes"] / MIB,
+            name="RSS total",
+            mode="lines",
+            line=dict(color=TOTAL_COLOUR, width=2.5),
+            hovertemplate="%{y:,.1f} MiB",
+        ),
+        row=1,
+        col=1,
+    )
+    per_process = _per_process(frame)
+    worker_pid = _worker_pid(events)
+    if len(per_process) > 1:
+        for i, (pid, series) in enumerate(per_process.items()):
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=series / MIB,
+                    name=f"pid {pid}" + (" (worker)" if pid == worker_pid else " (child)"),
+                    mode="lines",
+                    line=dict(color=PALETTE[(i + 1) % len(PALETTE)], width=1.2),
+                    hovertemplate="%{y:,.1f} MiB",
+                ),
+                row=1,
+                col=1,
+            )
+    x_range = [float(x.min()), float(x.max())]
+    for value, name, colour, dash in (
+        (baseline_bytes, "baseline (RSS at ready)", BASELINE_COLOUR, "dash"),
+        (budget_bytes, "memory budget", BUDGET_COLOUR, "dashdot"),
+    ):
+        if value:
+            fig.add_trace(
+                go.Scatter(
+                    x=x_range,
+                    y=[value / MIB] * 2,
+                    name=name,
+                    mode="lines",
+                    line=dict(color=colour, width=1.5, dash=dash),
+                    hovertemplate="%{y:,.1f} MiB",
+                ),
+                row=1,
+                col=1,
+            )
+    peak_row = frame.loc[frame["rss_bytes"].idxmax()]
+    peak_label = peak_bytes if peak_bytes else peak_row["rss_bytes"]
+    fig.add_trace(
+        go.Scatter(
+            x=[float(peak_row["t"]) - t0],
+            y=[peak_row["rss_bytes"] / MIB],
+            name=f"peak {peak_label / MIB:,.0f} MiB" + (" (VmHWM)" if peak_bytes else ""),
+            mode="markers",
+            marker=dict(color=TOTAL_COLOUR, size=10, symbol="diamond"),
+            hovertemplate="peak %{y:,.1f} MiB",
+        ),
+        row=1,
+        col=1,
+    )
+
+    rates = throughput_frame(events, t0)
+    if not rates.empty:
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for _, group in rates.groupby("epoch", sort=True):
+            for r in group.itertuples():
+                xs += [r.t_start, r.t_end]
+                ys += [r.images_per_second, r.images_per_second]
+            xs.append(None)
+            ys.append(None)
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                name="images/s (between steps)",
+                mode="lines",
+                line=dict(color=THROUGHPUT_COLOUR, width=1.8),
+                connectgaps=False,
+                hovertemplate="%{y:,.0f} img/s",
+            ),
+            row=2,
+            col=1,
+        )
+    means = _epoch_means(events, t0)
+    if means:
+        xs, ys = [], []
+        for start, end, rate in means:
+            xs += [start, end, None]
+            ys += [rate, rate, None]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                name="epoch mean images/s",
+                mode="lines",
+                line=dict(color="#065f46", width=2.5, dash="dash"),
+                hovertemplate="epoch mean %{y:,.0f} img/s",
+            ),
+            row=2,
+            col=1,
+        )
+    _add_epoch_marks(fig, epoch_marks(events, t0))
+    fig.update_yaxes(title_text="memory: tree RSS (MiB)", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="throughput (images/s)", rangemode="tozero", row=2, col=1)
+    fig.update_xaxes(title_text="seconds since ready (s)", row=2, col=1)
+    _layout(fig, height=height, title=title)
+    # One legend per panel, to the right of it, so each names only the lines beside it.
+    for trace in fig.data:
+        if trace.yaxis == "y2":
+            trace.legend = "legend2"
+    fig.update_layout(
+        margin=dict(t=80 if title else 40, r=230),
+        legend=dict(orientation="v", x=1.01, xanchor="left", y=1.0, yanchor="top"),
+        legend2=dict(orientation="v", x=1.01, xanchor="left", y=0.36, yanchor="top"),
+    )
+    return fig
+
+
+def _worker_pid(events: pd.DataFrame) -> str | None:
+    if events is None or events.empty:
+        return None
+    ready = events[events["kind"] == "ready"]
+    if ready.empty:
+        return None
+    pid = _as_dict(ready["data"].iloc[0]).get("pid")
+    return None if pid is None else str(pid)
+
+
+def _per_process(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    if "processes" not in frame.columns:
+        return {}
+    parsed = [_as_dict(v) for v in frame["processes"]]
+    pids: list[str] = []
+    for entry in parsed:
+        for pid in entry:
+            if str(pid) not in pids:
+                pids.append(str(pid))
+    out = {}
+    for pid in pids:
+        values = [entry.get(pid, entry.get(int(pid) if pid.isdigit() else pid)) for entry in parsed]
+        out[pid] = pd.Series(values, index=frame.index, dtype="float64")
+    return out
+
+
+def _epoch_means(events: pd.DataFrame, t0: float) -> list[tuple[float, float, float]]:
+    if events is None or events.empty:
+        return []
+    starts = {}
+    out = []
+    for row in events.sort_values("t").itertuples():
+        data = _as_dict(row.data)
+        if row.kind == "epoch_start":
+            starts[int(data.get("epoch", 0))] = float(row.t)
+        elif row.kind == "epoch_end":
+            epoch = int(data.get("epoch", 0))
+            seconds = data.get("seconds")
+            images = data.get("images")
+            if seconds and images is not None and epoch in starts:
+                out.append((starts[epoch] - t0, float(row.t) - t0, float(images) / float(seconds)))
+    return out
+
+
+def compare_memory_figure(
+    runs: Mapping[str, tuple[pd.DataFrame, float | None]], *, height: int = 480
+) -> go.Figure:
+    """Tree RSS of several runs overlaid, each aligned at its own ``ready`` (x = 0)."""
+    fig = go.Figure()
+    for i, (label, (samples, t_ready)) in enumerate(runs.items()):
+        if samples is None or samples.empty:
+            continue
+        frame = _thin(samples.sort_values("t").reset_index(drop=True))
+        t0 = float(t_ready) if t_ready is not None else float(frame["t"].iloc[0])
+        fig.add_trace(
+            go.Scatter(
+                x=frame["t"] - t0,
+                y=frame["rss_bytes"] / MIB,
+                name=label,
+                mode="lines",
+                line=dict(color=PALETTE[i % len(PALETTE)], width=2),
+                hovertemplate="%{y:,.1f} MiB",
+            )
+        )
+    if not fig.data:
+        return _empty("The selected runs have no memory samples.", height=height)
+    fig.add_vline(x=0, line=dict(color="#9ca3af", width=1, dash="dot"))
+    fig.add_annotation(x=0, y=1, yref="paper", text="ready", showarrow=False, xanchor="left", xshift=3)
+    fig.update_xaxes(title_text="seconds since ready (s)")
+    fig.update_yaxes(title_text="RSS of process tree (MiB)", rangemode="tozero")
+    return _layout(fig, height=height, title="Memory, aligned at ready")
+
+
+def compare_throughput_figure(epochs: pd.DataFrame, *, height: int = 420) -> go.Figure:
+    """Grouped bars: images/s per epoch for each run (``epochs`` from ``ui.epochs_frame``)."""
+    if epochs is None or epochs.empty:
+        return _empty("No completed epochs to compare.", height=height)
+    fig = go.Figure()
+    for i, (label, group) in enumerate(epochs.groupby("run", sort=False)):
+        fig.add_trace(
+            go.Bar(
+                x=[f"epoch {e}" for e in group["epoch"]],
+                y=group["images_per_second"],
+                name=str(label),
+                marker_color=PALETTE[i % len(PALETTE)],
+                text=[f"{v:,.0f}" if pd.notna(v) else "" for v in group["images_per_second"]],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="%{y:,.0f} img/s",
+            )
+        )
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="images/s", rangemode="tozero")
+    _layout(fig, height=height, title="Throughput per epoch")
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def pareto_figure(
+    points: pd.DataFrame,
+    *,
+    budget_bytes: float | None = None,
+    recommended_id: Any = None,
+    height: int = 520,
+) -> go.Figure:
+    """Peak memory vs images/s for sweep trials, the Pareto front drawn as a step line.
+
+    ``points`` columns: ``id``, ``label``, ``peak_rss_bytes``, ``images_per_second``, ``on_front``
+    (bool). Better is up (faster) and left (less memory).
+    """
+    frame = points.dropna(subset=["peak_rss_bytes", "images_per_second"]) if points is not None else None
+    if frame is None or frame.empty:
+        return _empty("No finished trials with a peak and a throughput yet.", height=height)
+    fig = go.Figure()
+    others = frame[~frame["on_front"].astype(bool)]
+    front = frame[frame["on_front"].astype(bool)].sort_values("peak_rss_bytes")
+    if not others.empty:
+        fig.add_trace(
+            go.Scatter(
+                x=others["peak_rss_bytes"] / MIB,
+                y=others["images_per_second"],
+                mode="markers",
+                name="dominated trial",
+                marker=dict(color="#9ca3af", size=10, line=dict(color="#4b5563", width=1)),
+                text=others["label"],
+                hovertemplate="%{text}<br>%{x:,.0f} MiB, %{y:,.0f} img/s<extra></extra>",
+            )
+        )
+    if not front.empty:
+        fig.add_trace(
+            go.Scatter(
+                x=front["peak_rss_bytes"] / MIB,
+                y=front["images_per_second"],
+                mode="lines+markers",
+                line=dict(color=PALETTE[0], width=2, shape="hv"),
+                name="Pareto front",
+                marker=dict(color=PALETTE[0], size=11),
+                text=front["label"],
+                hovertemplate="%{text}<br>%{x:,.0f} MiB, %{y:,.0f} img/s<extra></extra>",
+            )
+        )
+    if recommended_id is not None and (frame["id"] == recommended_id).any():
+        best = frame[frame["id"] == recommended_id].iloc[0]
+        fig.add_trace(
+            go.Scatter(
+                x=[best["peak_rss_bytes"] / MIB],
+                y=[best["images_per_second"]],
+                mode="markers",
+                name="recommended",
+                marker=dict(color="#f59e0b", size=20, symbol="star", line=dict(color="#92400e", width=1)),
+                text=[best["label"]],
+                hovertemplate="recommended: %{text}<extra></extra>",
+            )
+        )
+    if budget_bytes:
+        fig.add_vline(x=budget_bytes / MIB, line=dict(color=BUDGET_COLOUR, width=1.5, dash="dashdot"))
+        fig.add_annotation(
+            x=budget_bytes / MIB,
+            y=1,
+            yref="paper",
+            text="memory budget",
+            showarrow=False,
+            xanchor="right",
+            xshift=-4,
+            font=dict(color=BUDGET_COLOUR),
+        )
+    fig.update_xaxes(title_text="peak RSS (MiB)")
+    fig.update_yaxes(title_text="images/s", rangemode="tozero")
+    _layout(fig, height=height, title="Peak memory vs throughput")
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def memory_model_figure(
+    memory_model: Mapping[str, float] | None,
+    measured_overhead_bytes: float | None,
+    *,
+    height: int = 320,
+) -> go.Figure:
+    """The modelled components stacked in one bar, next to the measured overhead (peak - baseline)."""
+    components = {k: v for k, v in (memory_model or {}).items() if v and k != "total"}
+    if not components and measured_overhead_bytes is None:
+        return _empty("No memory model for this run.", height=height)
+    fig = go.Figure()
+    for i, (name, value) in enumerate(sorted(components.items(), key=lambda kv: -kv[1])):
+        fig.add_trace(
+            go.Bar(
+                y=["modelled"],
+                x=[value / MIB],
+                name=name.replace("_", " "),
+                orientation="h",
+                marker_color=PALETTE[i % len(PALETTE)],
+                hovertemplate=f"{name}: %{{x:,.1f}} MiB<extra></extra>",
+            )
+        )
+    if measured_overhead_bytes is not None:
+        fig.add_trace(
+            go.Bar(
+                y=["measured"],
+                x=[measured_overhead_bytes / MIB],
+                name="measured (peak − baseline)",
+                orientation="h",
+                marker_color="#374151",
+                text=[f"{measured_overhead_bytes / MIB:,.0f} MiB"],
+                textposition="auto",
+                hovertemplate="measured: %{x:,.1f} MiB<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title_text="memory above baseline (MiB)", rangemode="tozero")
+    fig.update_yaxes(categoryorder="array", categoryarray=["measured", "modelled"])
+    _layout(fig, height=height, title="Memory model vs measured")
+    fig.update_layout(hovermode="closest", margin=dict(l=90), legend=dict(traceorder="normal"))
+    return fig
+
+
+def log_timeline_figure(
+    log_groups: Sequence[Mapping[str, Any]],
+    events: pd.DataFrame,
+    t_ready: float,
+    *,
+    height: int = 360,
+    max_groups: int = 8,
+) -> go.Figure:
+    """Each log template's occurrences on the time axis, with GC events and epoch starts marked."""
+    groups = [g for g in log_groups if g.get("times")][:max_groups]
+    if not groups:
+        return _empty("No timed log lines.", height=height)
+    fig = go.Figure()
+    labels = []
+    for i, group in enumerate(groups):
+        label = _short(group.get("template", "?"), 60)
+        labels.append(label)
+        times = [float(t) - t_ready for t in group["times"]]
+        colour = PALETTE[i % len(PALETTE)] if group.get("known") else "#6b7280"
+        fig.add_trace(
+            go.Scatter(
+                x=times,
+                y=[label] * len(times),
+                mode="markers",
+                name=label,
+                showlegend=False,
+                marker=dict(color=colour, size=9, symbol="line-ns-open", line=dict(width=2, color=colour)),
+                hovertemplate="%{x:.2f} s<extra>" + label.replace("%", "%%") + "</extra>",
+            )
+        )
+    if events is not None and not events.empty:
+        gc_events = events[events["kind"] == "gc"]
+        if not gc_events.empty:
+            fig.add_trace(
+                go.Scatter(
+                    x=gc_events["t"] - t_ready,
+                    y=["GC (per epoch)"] * len(gc_events),
+                    mode="markers",
+                    name="GC",
+                    showlegend=False,
+                    marker=dict(color="#b91c1c", size=11, symbol="x"),
+                    hovertemplate="GC at %{x:.2f} s<extra></extra>",
+                )
+            )
+    _add_epoch_marks(fig, epoch_marks(events, t_ready))
+    fig.update_xaxes(title_text="seconds since ready (s)")
+    fig.update_yaxes(title_text=None, automargin=True)
+    _layout(fig, height=max(height, 80 + 40 * (len(groups) + 1)))
+    fig.update_layout(hovermode="closest", margin=dict(t=40))
+    return fig
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Dataset scan ---------------------------------------------------------------------------------
+
+
+def class_counts_figure(counts: Mapping[str, int], *, height: int = 360) -> go.Figure:
+    if not counts:
+        return _empty("No classes found.", height=height)
+    fig = go.Figure(
+        go.Bar(
+            x=list(counts),
+            y=list(counts.values()),
+            marker_color=PALETTE[0],
+            text=list(counts.values()),
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{x}: %{y} images<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="class (sub-folder)")
+    fig.update_yaxes(title_text="images", rangemode="tozero")
+    _layout(fig, height=height, title="Images per class")
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def pixel_size_figure(sizes: Sequence[Sequence[int]], *, height: int = 360) -> go.Figure:
+    if not sizes:
+        return _empty("No readable images.", height=height)
+    widths = [int(s[0]) for s in sizes]
+    heights = [int(s[1]) for s in sizes]
+    fig = go.Figure()
+    fig.add_trace(go.Histogram(x=widths, name="width", marker_color=PALETTE[0], opacity=0.7, nbinsx=30))
+    fig.add_trace(go.Histogram(x=heights, name="height", marker_color=PALETTE[1], opacity=0.7, nbinsx=30))
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title_text="pixels")
+    fig.update_yaxes(title_text="images")
+    _layout(fig, height=height, title="Pixel sizes")
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def formats_figure(
+    formats: Mapping[str, int], channel_modes: Mapping[str, int], *, height: int = 360
+) -> go.Figure:
+    if not formats and not channel_modes:
+        return _empty("No readable images.", height=height)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("File formats", "Channel modes"))
+    fig.add_trace(
+        go.Bar(
+            x=list(formats),
+            y=list(formats.values()),
+            marker_color=PALETTE[2],
+            name="format",
+            text=list(formats.values()),
+            textposition="outside",
+            cliponaxis=False,
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=list(channel_modes),
+            y=list(channel_modes.values()),
+            marker_color=PALETTE[3],
+            name="channel mode",
+            text=list(channel_modes.values()),
+            textposition="outside",
+            cliponaxis=False,
+        ),
+        row=1,
+        col=2,
+    )
+    fig.update_yaxes(title_text="images", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="images", rangemode="tozero", row=1, col=2)
+    _layout(fig, height=height)
+    fig.update_layout(showlegend=False, hovermode="closest", margin=dict(t=50))
+    return fig

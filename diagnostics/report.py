@@ -1,0 +1,246 @@
+"""Self-contained HTML report of one run or a comparison of several (works offline).
+
+plotly.js is inlined once in the head, every figure is a div drawing from it, and everything
+else is plain HTML and CSS, so the file can be mailed or attached to a ticket and opened anywhere.
+
+Example:
+    >>> html = render_html(Store(), [12])        # one run
+    >>> html = render_html(Store(), [12, 13])    # a comparison
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+from typing import Any
+
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+
+from diagnostics import charts, ui
+from diagnostics.errors import StoreError
+
+__all__ = ["render_html"]
+
+CSS = """
+body { font-family: Inter, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1280px;
+       padding: 24px 32px; color: #111827; line-height: 1.45; }
+h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 20px; margin-top: 36px;
+     border-bottom: 1px solid #e5e7eb; padding-bottom: 4px; } h3 { font-size: 16px; }
+.meta { color: #6b7280; font-size: 13px; }
+table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }
+th, td { border: 1px solid #e5e7eb; padding: 4px 10px; text-align: left; vertical-align: top; }
+th { background: #f9fafb; } tr.differs td { background: #fef3c7; font-weight: 600; }
+.metrics { display: flex; gap: 16px; flex-wrap: wrap; margin: 12px 0; }
+.metric { border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px 16px; min-width: 180px; }
+.metric .label { color: #6b7280; font-size: 12px; } .metric .value { font-size: 22px; font-weight: 600; }
+.finding { border-left: 4px solid #3b82f6; background: #eff6ff; padding: 8px 12px; margin: 8px 0; }
+.finding.warning { border-color: #f59e0b; background: #fffbeb; }
+.finding.critical { border-color: #dc2626; background: #fef2f2; }
+.finding .advice { color: #374151; margin-top: 4px; }
+details { margin: 4px 0 8px; font-size: 12px; } pre { background: #f3f4f6; padding: 12px; overflow-x: auto;
+      font-size: 12px; border-radius: 6px; }
+.columns { display: grid; gap: 16px; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); }
+.error { color: #991b1b; background: #fef2f2; padding: 8px 12px; border-radius: 6px; }
+"""
+
+
+def render_html(store: Any, run_ids: list[int]) -> str:
+    """The report of ``run_ids`` (one: a run report; two or more: a comparison, then each run)."""
+    if not run_ids:
+        raise StoreError("a report needs at least one run id")
+    runs = [store.get_run(int(run_id)) for run_id in run_ids]
+    title = (
+        f"Run #{runs[0]['id']}: {ui.run_label(runs[0])}"
+        if len(runs) == 1
+        else "Comparison of runs " + ", ".join(f"#{r['id']}" for r in runs)
+    )
+    body = [f"<h1>{_e(title)}</h1>", f"<p class='meta'>Training Memory Diagnostics report, {_e(_now())}</p>"]
+    if len(runs) > 1:
+        body.append(_comparison(store, runs))
+    for run in runs:
+        body.append(_run_section(store, run, heading=len(runs) > 1))
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{_e(title)}</title><style>{CSS}</style>"
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
+        + "\n".join(body)
+        + "</body></html>"
+    )
+
+
+def _now() -> str:
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _figure(fig: Any) -> str:
+    return pio.to_html(fig, include_plotlyjs=False, full_html=False, config={"displaylogo": False})
+
+
+def _metrics(run: dict[str, Any]) -> str:
+    summary = run.get("summary") or {}
+    peak, baseline = summary.get("peak_rss_bytes"), summary.get("baseline_rss_bytes")
+    overhead = summary.get("measured_overhead_bytes")
+    if overhead is None and peak is not None and baseline is not None:
+        overhead = peak - baseline
+    slope = summary.get("leak_bytes_per_epoch")
+    items = [
+        ("Peak RSS (VmHWM)", ui.format_bytes(peak)),
+        ("Baseline (RSS at ready)", ui.format_bytes(baseline)),
+        ("Overhead over baseline", ui.format_bytes(overhead, signed=True)),
+        (
+            "Throughput",
+            ui.format_rate(summary.get("steady_images_per_second") or summary.get("images_per_second")),
+        ),
+        (
+            "Leak slope",
+            "n/a (< 3 epochs)" if slope is None else ui.format_bytes(slope, signed=True) + "/epoch",
+        ),
+        ("Duration", ui.format_seconds(summary.get("duration_seconds"))),
+    ]
+    cells = "".join(
+        f"<div class='metric'><div class='label'>{_e(k)}</div><div class='value'>{_e(v)}</div></div>"
+        for k, v in items
+    )
+    return f"<div class='metrics'>{cells}</div>"
+
+
+def _findings(findings: list[dict[str, Any]] | None) -> str:
+    items = ui.sorted_findings(findings)
+    if not items:
+        return "<p>No findings: nothing in this run needs attention.</p>"
+    out = []
+    for f in items:
+        evidence = (
+            f"<details><summary>evidence</summary><pre>{_e(json.dumps(f['evidence'], indent=2, default=str))}</pre></details>"
+            if f.get("evidence")
+            else ""
+        )
+        advice = f"<div class='advice'>→ {_e(f['advice'])}</div>" if f.get("advice") else ""
+        out.append(
+            f"<div class='finding {_e(f.get('severity', 'info'))}'><b>{_e(f.get('title', f.get('id')))}</b>"
+            f" <span class='meta'>[{_e(f.get('id'))}, {_e(f.get('severity', 'info'))}]</span>"
+            f"<div>{_e(f.get('detail', ''))}</div>{advice}{evidence}</div>"
+        )
+    return "".join(out)
+
+
+def _table(rows: list[dict[str, Any]], highlight: list[bool] | None = None) -> str:
+    if not rows:
+        return ""
+    head = "".join(f"<th>{_e(k)}</th>" for k in rows[0])
+    lines = []
+    for i, row in enumerate(rows):
+        cls = " class='differs'" if highlight and highlight[i] else ""
+        lines.append(f"<tr{cls}>" + "".join(f"<td>{_e(v)}</td>" for v in row.values()) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+
+
+def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
+    summary = run.get("summary") or {}
+    config = run.get("config") or {}
+    parts = []
+    if heading:
+        parts.append(f"<h2>Run #{run['id']}: {_e(ui.run_label(run))}</h2>")
+    parts.append(
+        f"<p class='meta'>Status <b>{_e(run['status'])}</b> · dataset {_e(run.get('dataset_path'))} · "
+        f"created {_e(run.get('created'))}</p>"
+    )
+    if run.get("error"):
+        parts.append(f"<p class='error'>{_e(run['error'])}</p>")
+    parts.append(_metrics(run))
+    samples, events = store.samples(run["id"]), store.events(run["id"])
+    fig = charts.memory_throughput_figure(
+        samples,
+        events,
+        t_ready=run.get("t_ready"),
+        baseline_bytes=summary.get("baseline_rss_bytes"),
+        budget_bytes=config.get("memory_budget_bytes") or summary.get("memory_budget_bytes"),
+        peak_bytes=summary.get("peak_rss_bytes"),
+    )
+    parts.append(_figure(fig))
+    parts.append("<h3>Findings</h3>" + _findings(run.get("findings")))
+    if summary.get("memory_model"):
+        parts.append(
+            _figure(
+                charts.memory_model_figure(summary["memory_model"], summary.get("measured_overhead_bytes"))
+            )
+        )
+    epochs = ui.epochs_frame({"run": summary})
+    if not epochs.empty:
+        parts.append("<h3>Epochs</h3>")
+        parts.append(
+            _table(
+                [
+                    {
+                        "epoch": r.epoch,
+                        "images": r.images,
+                        "seconds": f"{r.seconds:.2f}" if r.seconds is not None else "–",
+                        "images/s": ui.format_rate(r.images_per_second),
+                        "RSS at end": ui.format_bytes(r.rss_end_bytes),
+                    }
+                    for r in epochs.itertuples()
+                ]
+            )
+        )
+    groups = run.get("log_groups") or []
+    if groups:
+        parts.append("<h3>Log lines</h3>")
+        parts.append(
+            _table(
+                [
+                    {
+                        "count": g.get("count"),
+                        "level": g.get("level"),
+                        "known": "known" if g.get("known") else "unknown",
+                        "source": g.get("source") or "–",
+                        "message": g.get("template"),
+                        "explanation": g.get("explanation") or "no verified source",
+                    }
+                    for g in groups
+                ]
+            )
+        )
+    parts.append(
+        "<h3>Configuration</h3>"
+        + _table([{"option": k, "value": ui.format_value(v)} for k, v in config.items()])
+    )
+    if run.get("snippet"):
+        parts.append(f"<h3>The measured pipeline as code</h3><pre>{_e(run['snippet'])}</pre>")
+    return "\n".join(parts)
+
+
+def _comparison(store: Any, runs: list[dict[str, Any]]) -> str:
+    labels = {run["id"]: ui.run_label(run) for run in runs}
+    parts = ["<h2>Side by side</h2>"]
+    rows = []
+    for run in runs:
+        summary = run.get("summary") or {}
+        rows.append(
+            {
+                "run": labels[run["id"]],
+                "status": run["status"],
+                "peak": ui.format_bytes(summary.get("peak_rss_bytes")),
+                "baseline": ui.format_bytes(summary.get("baseline_rss_bytes")),
+                "images/s": ui.format_rate(summary.get("images_per_second")),
+                "findings": ", ".join(f.get("id", "?") for f in run.get("findings") or []) or "none",
+            }
+        )
+    parts.append(_table(rows))
+    memory = {labels[r["id"]]: (store.samples(r["id"]), r.get("t_ready")) for r in runs}
+    parts.append(_figure(charts.compare_memory_figure(memory)))
+    epochs = ui.epochs_frame({labels[r["id"]]: r.get("summary") for r in runs})
+    parts.append(_figure(charts.compare_throughput_figure(epochs)))
+    diff = ui.config_diff({labels[r["id"]]: r.get("config") or {} for r in runs})
+    parts.append("<h3>Configuration (differences highlighted)</h3>")
+    parts.append(_table(diff.drop(columns="differs").to_dict("records"), highlight=diff["differs"].tolist()))
+    columns = "".join(
+        f"<div><h3>{_e(labels[r['id']])}</h3>{_findings(r.get('findings'))}</div>" for r in runs
+    )
+    parts.append(f"<h3>Findings</h3><div class='columns'>{columns}</div>")
+    return "\n".join(parts)

@@ -1,0 +1,86 @@
+"""Compare: 2 to 6 runs overlaid (memory aligned at ready), throughput per epoch, config diff."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from diagnostics import charts, ui
+from diagnostics.report import render_html
+from pages import _views
+from pages._common import get_store, page_header, plot, run_choices, user_errors
+
+page_header(
+    "Compare runs", "Memory curves aligned at ready, throughput per epoch, what differs in the config."
+)
+store = get_store()
+choices = run_choices(store, tuple(ui.FINISHED_STATUSES))
+if len(choices) < 2:
+    st.info("Compare needs at least two finished runs. Start some on the Run page.", icon="ℹ️")
+    st.stop()
+
+default = [int(i) for i in st.query_params.get_all("run") if int(i) in choices] or list(choices)[:2]
+picked = st.multiselect(
+    "Runs to compare (2 to 6)",
+    list(choices),
+    default=default[:6],
+    format_func=choices.get,
+    max_selections=6,
+    key="cmp_runs",
+)
+if len(picked) < 2:
+    st.warning("Pick at least two runs.")
+    st.stop()
+
+with user_errors():
+    runs = {run_id: store.get_run(run_id) for run_id in picked}
+    labels = {run_id: ui.run_label(run) for run_id, run in runs.items()}
+
+    table = pd.DataFrame(
+        [
+            {
+                "run": labels[i],
+                "status": run["status"],
+                "peak": ui.format_bytes((run.get("summary") or {}).get("peak_rss_bytes")),
+                "baseline": ui.format_bytes((run.get("summary") or {}).get("baseline_rss_bytes")),
+                "images/s": ui.format_rate((run.get("summary") or {}).get("images_per_second")),
+                "leak verdict": _views.leak_verdict(run)[0],
+                "findings": len(run.get("findings") or []),
+            }
+            for i, run in runs.items()
+        ]
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+
+    memory = {labels[i]: (store.samples(i), run.get("t_ready")) for i, run in runs.items()}
+    plot(charts.compare_memory_figure(memory), key="cmp_memory")
+    epochs = ui.epochs_frame({labels[i]: run.get("summary") for i, run in runs.items()})
+    plot(charts.compare_throughput_figure(epochs), key="cmp_throughput")
+
+    st.subheader("Configuration")
+    diff = ui.config_diff({labels[i]: run.get("config") or {} for i, run in runs.items()})
+    only_diff = st.toggle("Only options that differ", value=True, key="cmp_only_diff")
+    shown = diff[diff["differs"]] if only_diff else diff
+    styled = shown.drop(columns="differs").style.apply(
+        lambda row: (
+            ["background-color: #fef3c7; font-weight: 600" if shown.loc[row.name, "differs"] else ""]
+            * len(row)
+        ),
+        axis=1,
+    )
+    st.dataframe(styled, hide_index=True, width="stretch")
+
+    st.subheader("Findings")
+    for column, (run_id, run) in zip(st.columns(len(runs)), runs.items(), strict=True):
+        with column:
+            st.markdown(f"**{labels[run_id]}**")
+            _views.findings(run.get("findings"), compact=True)
+
+    st.download_button(
+        "Download HTML report of this comparison",
+        data=render_html(store, picked),
+        file_name=f"comparison-{'-'.join(map(str, picked))}.html",
+        mime="text/html",
+        icon="📄",
+        key="cmp_report",
+    )

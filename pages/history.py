@@ -1,0 +1,118 @@
+"""History: every stored run, filtered; open, compare, delete, export CSV/JSON and HTML reports."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from diagnostics import ui
+from diagnostics.report import render_html
+from pages._common import get_store, page_header, user_errors
+
+page_header("History", "Every run in the store. Select rows to open, compare, export or delete them.")
+store = get_store()
+
+
+@st.dialog("Delete runs?")
+def confirm_delete(run_ids: list[int]) -> None:
+    st.write(f"Delete run(s) {', '.join(f'#{i}' for i in run_ids)} with their samples, events and logs?")
+    st.caption("This cannot be undone.")
+    if st.button("Delete", type="primary", key="hist_confirm_delete"):
+        with user_errors():
+            for run_id in run_ids:
+                store.delete_run(run_id)
+        st.rerun()
+
+
+with user_errors():
+    runs = store.list_runs()
+    if runs.empty:
+        st.info("No runs yet. Start one on the Run page.", icon="ℹ️")
+        st.stop()
+
+    left, middle, right = st.columns([1, 1, 2])
+    statuses = left.multiselect("Status", sorted(runs["status"].unique()), key="hist_status")
+    loaders = middle.multiselect("Loader", sorted(runs["loader"].dropna().unique()), key="hist_loader")
+    text = right.text_input("Dataset contains", key="hist_text", placeholder="e.g. sample_data")
+    shown = runs
+    if statuses:
+        shown = shown[shown["status"].isin(statuses)]
+    if loaders:
+        shown = shown[shown["loader"].isin(loaders)]
+    if text:
+        shown = shown[shown["dataset_path"].fillna("").str.contains(text, case=False, regex=False)]
+
+    table = shown.assign(
+        status=[f"{ui.STATUS_ICONS.get(s, '')} {s}" for s in shown["status"]],
+        peak_mib=shown["peak_rss_bytes"].map(ui.mib),
+        baseline_mib=shown["baseline_rss_bytes"].map(ui.mib),
+        leak_mib_per_epoch=shown["leak_bytes_per_epoch"].map(ui.mib),
+    )[
+        [
+            "id",
+            "created",
+            "status",
+            "dataset_path",
+            "loader",
+            "mode",
+            "peak_mib",
+            "baseline_mib",
+            "images_per_second",
+            "leak_mib_per_epoch",
+            "sweep_id",
+            "error",
+        ]
+    ]
+    event = st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="multi-row",
+        key="hist_table",
+        column_config={
+            "peak_mib": st.column_config.NumberColumn("peak (MiB)", format="%.0f"),
+            "baseline_mib": st.column_config.NumberColumn("baseline (MiB)", format="%.0f"),
+            "images_per_second": st.column_config.NumberColumn("images/s", format="%.0f"),
+            "leak_mib_per_epoch": st.column_config.NumberColumn("leak (MiB/epoch)", format="%+.1f"),
+        },
+    )
+    selected = [int(table["id"].iloc[i]) for i in event.selection.rows]
+    st.caption(f"{len(shown)} of {len(runs)} runs shown; {len(selected)} selected.")
+
+    a, b, c, d = st.columns(4)
+    if a.button("Open in Run view", disabled=len(selected) != 1, key="hist_open", icon="🔎"):
+        st.switch_page("pages/run.py", query_params={"run": str(selected[0])})
+    if b.button("Compare", disabled=not 2 <= len(selected) <= 6, key="hist_compare", icon="⚖️"):
+        st.switch_page("pages/compare.py", query_params={"run": [str(i) for i in selected]})
+    if c.button("Delete…", disabled=not selected, key="hist_delete", icon="🗑️"):
+        confirm_delete(selected)
+    if 1 <= len(selected) <= 6:
+        d.download_button(
+            "HTML report" if len(selected) == 1 else "HTML comparison report",
+            data=render_html(store, selected),
+            file_name=f"report-{'-'.join(map(str, selected))}.html",
+            mime="text/html",
+            icon="📄",
+            key="hist_report",
+        )
+
+    export_ids = selected or [int(i) for i in shown["id"]]
+    e, f, _ = st.columns([1, 1, 2])
+    e.download_button(
+        f"Export CSV ({len(export_ids)} runs)",
+        data=shown[shown["id"].isin(export_ids)].to_csv(index=False),
+        file_name="runs.csv",
+        mime="text/csv",
+        key="hist_csv",
+        icon="⬇️",
+    )
+    f.download_button(
+        f"Export JSON ({len(export_ids)} runs)",
+        data=json.dumps([store.run_json(i) for i in export_ids], indent=2),
+        file_name="runs.json",
+        mime="application/json",
+        key="hist_json",
+        icon="⬇️",
+    )

@@ -1,0 +1,123 @@
+"""Run: pick a folder and a pipeline, start a trial, watch it live, read the verdict."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from diagnostics import ui
+from diagnostics.config import TrialConfig, validate
+from diagnostics.loaders import LOADER_NAMES, get_loader
+from pages import _views
+from pages._common import (
+    CHOICES,
+    cached_scan,
+    dataset_picker,
+    get_store,
+    limits_form,
+    loader_options_form,
+    page_header,
+    user_errors,
+)
+
+page_header(
+    "Run a trial", "Short TensorFlow epochs in a separate worker; memory and throughput side by side."
+)
+store = get_store()
+
+with st.expander("Trial set-up", expanded=not store.active_runs()):
+    with user_errors():
+        folder = dataset_picker("run")
+        left, middle, right = st.columns(3)
+        loader = left.selectbox(
+            "Loader",
+            LOADER_NAMES,
+            format_func=lambda n: f"{n}: {get_loader(n).description}",
+            key="run_loader",
+        )
+        mode = middle.selectbox(
+            "Mode",
+            CHOICES["mode"],
+            key="run_mode",
+            help="iterate: the input pipeline alone; fit: model.fit on a small model.",
+        )
+        model = right.selectbox("Model (fit)", CHOICES["model"], key="run_model", disabled=mode != "fit")
+        a, b, c, d = st.columns(4)
+        epochs = a.number_input(
+            "Epochs", 1, 50, 3, key="run_epochs", help="3 or more epochs give a leak verdict."
+        )
+        steps = b.number_input(
+            "Steps per epoch", 1, 100000, None, key="run_steps", help="Empty = the whole folder each epoch."
+        )
+        height = c.number_input("Image height (px)", 8, 4096, 128, key="run_h")
+        width = d.number_input("Image width (px)", 8, 4096, 128, key="run_w")
+        options = loader_options_form(loader, "run")
+        limits = limits_form("run")
+        image_size = (int(height), int(width))
+        scan = cached_scan(
+            folder, image_size, options.get("color_mode", "rgb"), options.get("dtype", "float32")
+        )
+        counts = ", ".join(f"{k} {v}" for k, v in scan["counts"].items())
+        st.caption(
+            f"📁 {scan['num_images']:,} images in {len(scan['classes'])} classes ({counts}); "
+            f"{len(scan['bad_files'])} unreadable; decoded {ui.format_bytes(scan['decoded_bytes_per_image'])} per image, "
+            f"{ui.format_bytes(scan['decoded_bytes_per_image'] * scan['num_images'])} for the folder."
+        )
+        config = TrialConfig(
+            dataset=folder,
+            loader=loader,
+            mode=mode,
+            model=model if mode == "fit" else "tiny_cnn",
+            epochs=int(epochs),
+            steps=int(steps) if steps else None,
+            image_size=image_size,
+            **options,
+            **limits,
+        )
+        if st.button("Run", type="primary", icon="▶️", key="run_start"):
+            from diagnostics.runner import start_trial_in_background
+
+            run_id = start_trial_in_background(validate(config), store)
+            st.session_state["run_id"] = run_id
+            st.query_params["run"] = str(run_id)
+            st.rerun()
+
+
+def selected_run() -> int | None:
+    # Explicit choice (this session or ?run=), else whatever is live in the store, else the latest.
+    chosen = st.query_params.get("run") or st.session_state.get("run_id")
+    if chosen:
+        return int(chosen)
+    active = store.active_runs()
+    if active:
+        running = [r for r in active if r["status"] == "running"]
+        return int((running or active)[-1]["id"])
+    latest = store.list_runs()
+    return int(latest["id"].iloc[0]) if not latest.empty else None
+
+
+run_id = selected_run()
+if run_id is None:
+    st.info("No runs yet: choose a folder and a loader above and press Run.", icon="👆")
+    st.stop()
+
+status = store.get_run(run_id)["status"] if run_id in {int(i) for i in store.list_runs()["id"]} else None
+if status is None:
+    st.session_state.pop("run_id", None)
+    st.query_params.pop("run", None)
+    st.rerun()
+
+
+@st.fragment(run_every=1.0 if status in ui.ACTIVE_STATUSES else None)
+def live() -> None:
+    with user_errors():
+        run = store.get_run(run_id)
+        if run["status"] in ui.ACTIVE_STATUSES:
+            if st.button("Cancel", icon="⏹️", key="run_cancel", disabled=bool(run.get("cancel_requested"))):
+                store.request_cancel(run_id)
+        run = _views.run_view(store, run_id)
+        if (run["status"] in ui.ACTIVE_STATUSES) != (status in ui.ACTIVE_STATUSES):
+            st.rerun(scope="app")  # finished (or started): switch the fragment's refresh on or off
+
+
+st.divider()
+live()
