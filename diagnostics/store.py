@@ -112,6 +112,7 @@ ALTER TABLE runs ADD COLUMN sweep_id INTEGER;
 ALTER TABLE runs ADD COLUMN runner_pid INTEGER;
 ALTER TABLE runs ADD COLUMN runner_create_time REAL;
 ALTER TABLE runs ADD COLUMN t_started REAL;
+ALTER TABLE runs ADD COLUMN memory_budget_bytes INTEGER;
 CREATE TABLE sweeps (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created TEXT NOT NULL,
@@ -143,6 +144,7 @@ _RUN_UPDATABLE = frozenset(
         "t_started",
         "runner_pid",
         "runner_create_time",
+        "memory_budget_bytes",
     }
 )
 _SWEEP_UPDATABLE = frozenset({"status", "summary", "name"})
@@ -235,6 +237,15 @@ def _host_info() -> dict[str, Any]:
     except Exception:  # host details are informative only
         pass
     return info
+
+
+def _process_create_time(pid: int | None = None) -> float | None:
+    try:
+        import psutil
+
+        return psutil.Process(pid).create_time()
+    except Exception:  # psutil missing or the process gone: the liveness check then uses pid only
+        return None
 
 
 def _versions() -> dict[str, Any]:
@@ -348,7 +359,11 @@ class Store:
     # -- runs ----------------------------------------------------------------------------------
 
     def create_run(self, config: Any, scan: Any = None, sweep_id: int | None = None) -> int:
-        """Insert a run with status ``queued``; returns its id."""
+        """Insert a run with status ``queued``; returns its id.
+
+        The calling process is recorded as the run's runner (pid and process start time), so
+        ``runner.recover_interrupted`` can tell a live queue from one left by a dead process.
+        """
         config_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
         scan_dict = scan.to_dict() if hasattr(scan, "to_dict") else scan
         dataset_path = (scan_dict or {}).get("root") or config_dict.get("dataset")
@@ -356,7 +371,8 @@ class Store:
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO runs (created, status, config, dataset_path, dataset_fingerprint, loader,"
-                " mode, host, versions, scan, sweep_id) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " mode, host, versions, scan, sweep_id, runner_pid, runner_create_time)"
+                " VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _now_iso(),
                     _dumps(config_dict),
@@ -368,6 +384,8 @@ class Store:
                     _dumps(_versions()),
                     _dumps(scan_dict),
                     sweep_id,
+                    os.getpid(),
+                    _process_create_time(),
                 ),
             )
             return int(cur.lastrowid)

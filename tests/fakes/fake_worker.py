@@ -1,0 +1,132 @@
+"""FakeWorker: a real process that speaks the worker protocol with a scripted stream, without TF.
+
+The runner runs it instead of ``-m diagnostics.worker`` when ``DIAG_TEST_WORKER`` names this file.
+It reads the same ``--config FILE`` and writes events on the fd named by ``DIAG_EVENT_FD``.
+
+Environment (test-only):
+    FAKE_MODE          normal (default) | grow (allocate 20 MiB per 0.05 s until killed) |
+                       crash (error event + traceback on stderr, exit 1) | exit (``os._exit(7)``) |
+                       segfault (real null read) | hang (sleep forever after ready) |
+                       children (two child processes holding 30 MiB each during the epochs) |
+                       silent_exit (exit 0 without done)
+    FAKE_EPOCH_SECONDS seconds per epoch (default 0.3)
+    FAKE_PID_FILE      when set, the worker writes its pid there (orphan tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", required=True)
+    args = parser.parse_args()
+    with open(args.config) as f:
+        payload = json.load(f)
+    config, scan = payload["config"], payload["scan"]
+    mode = os.environ.get("FAKE_MODE", "normal")
+    epoch_seconds = float(os.environ.get("FAKE_EPOCH_SECONDS", "0.3"))
+    if os.environ.get("FAKE_PID_FILE"):
+        with open(os.environ["FAKE_PID_FILE"], "w") as f:
+            f.write(str(os.getpid()))
+
+    events = os.fdopen(int(os.environ["DIAG_EVENT_FD"]), "w", buffering=1)
+
+    def emit(kind: str, **fields) -> None:
+        events.write(json.dumps({"kind": kind, "t": time.monotonic(), **fields}) + "\n")
+        events.flush()
+
+    def rss() -> int:
+        return _status_kib("VmRSS") * 1024
+
+    print("fake worker starting", flush=True)
+    print("W0000 00:00:00.000000 1 fake_op.cc:1] a scripted warning", file=sys.stderr, flush=True)
+    num_images = int(scan.get("num_images") or 10)
+    emit(
+        "ready",
+        pid=os.getpid(),
+        rss_bytes=rss(),
+        python=sys.version.split()[0],
+        tensorflow="fake",
+        keras="fake",
+        gpus=[],
+        num_images=num_images,
+    )
+
+    if mode == "hang":
+        while True:
+            time.sleep(1)
+    hoard: list[bytearray] = []
+    children: list[subprocess.Popen] = []
+    if mode == "children":
+        code = "import time; b = bytearray(30 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(60)"
+        children = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+
+    for epoch in range(int(config.get("epochs", 1))):
+        emit("epoch_start", epoch=epoch)
+        start = time.monotonic()
+        steps = 5
+        for step in range(steps):
+            time.sleep(epoch_seconds / steps)
+            if mode == "grow":
+                block = bytearray(20 * 2**20)
+                block[::4096] = b"x" * len(block[::4096])  # touch every page so RSS grows
+                hoard.append(block)
+            emit("step", epoch=epoch, step=step, images=num_images * (step + 1) // steps)
+        if mode == "grow":
+            while True:  # keep growing until the runner's budget kill
+                block = bytearray(20 * 2**20)
+                block[::4096] = b"x" * len(block[::4096])
+                hoard.append(block)
+                time.sleep(0.05)
+        if mode == "crash" and epoch == 0:
+            print("Traceback (most recent call last):", file=sys.stderr)
+            print('  File "fake_worker.py", line 1, in <module>', file=sys.stderr)
+            print("RuntimeError: scripted crash in epoch 0", file=sys.stderr, flush=True)
+            emit(
+                "error",
+                type="RuntimeError",
+                message="scripted crash in epoch 0",
+                file="circles/bad.png",
+                traceback="...",
+            )
+            return 1
+        if mode == "exit":
+            print("about to os._exit(7)", file=sys.stderr, flush=True)
+            os._exit(7)
+        if mode == "segfault":
+            print("about to read a null pointer", file=sys.stderr, flush=True)
+            import ctypes
+
+            ctypes.string_at(0)
+        emit("epoch_end", epoch=epoch, images=num_images, seconds=time.monotonic() - start, rss_bytes=rss())
+        emit("gc", epoch=epoch, collections=[3, 1, 0], pause_seconds=0.001)
+        print(f"epoch {epoch} done", flush=True)
+
+    for child in children:
+        child.kill()
+        child.wait()
+    gc.collect()
+    if mode == "silent_exit":
+        return 0
+    emit("done", vmhwm_bytes=_status_kib("VmHWM") * 1024, rss_bytes=rss())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
