@@ -482,7 +482,10 @@ def memory_model_figure(
     height: int = 320,
 ) -> go.Figure:
     """The modelled components stacked in one bar, next to the measured overhead (peak - baseline)."""
-    components = {k: v for k, v in (memory_model or {}).items() if v and k != "total"}
+    # decoded_element is one image inside the batch, not memory of its own.
+    components = {
+        k: v for k, v in (memory_model or {}).items() if v and k not in ("total", "decoded_element")
+    }
     if not components and measured_overhead_bytes is None:
         return _empty("No memory model for this run.", height=height)
     fig = go.Figure()

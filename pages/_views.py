@@ -140,9 +140,11 @@ def leak_verdict(run: dict[str, Any]) -> tuple[str, str]:
     reason = leak.get("reason") or leak.get("detail") or ""
     if slope is None:
         return "n/a", reason or "Needs at least 3 epochs."
-    grows = any(f.get("id") == "memory_growth" for f in run.get("findings") or [])
-    label = f"{'growth' if grows else 'no leak'} ({ui.format_bytes(slope, signed=True)}/epoch)"
-    return label, reason or "Least-squares slope of epoch-end RSS over epochs 2..N."
+    grows = leak.get("growing", any(f.get("id") == "memory_growth" for f in run.get("findings") or []))
+    label = f"{'growing' if grows else 'no leak'} {ui.format_bytes(slope, signed=True)}/epoch"
+    noise = leak.get("noise_band_bytes_per_epoch")
+    band = f" Noise band ±{ui.format_bytes(noise)}/epoch." if noise is not None else ""
+    return label, (reason or "Least-squares slope of epoch-end RSS over epochs 2..N.") + "." + band
 
 
 def findings(items: list[dict[str, Any]] | None, *, compact: bool = False) -> None:

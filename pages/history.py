@@ -14,14 +14,23 @@ page_header("History", "Every run in the store. Select rows to open, compare, ex
 store = get_store()
 
 
-@st.dialog("Delete runs?")
+def _forget_pending() -> None:
+    st.session_state.pop("hist_pending_delete", None)
+
+
+@st.dialog("Delete runs?", on_dismiss=_forget_pending)
 def confirm_delete(run_ids: list[int]) -> None:
     st.write(f"Delete run(s) {', '.join(f'#{i}' for i in run_ids)} with their samples, events and logs?")
     st.caption("This cannot be undone.")
-    if st.button("Delete", type="primary", key="hist_confirm_delete"):
+    left, right = st.columns(2)
+    if left.button("Delete", type="primary", key="hist_confirm_delete"):
         with user_errors():
             for run_id in run_ids:
                 store.delete_run(run_id)
+        _forget_pending()
+        st.rerun()
+    if right.button("Keep them", key="hist_cancel_delete"):
+        _forget_pending()
         st.rerun()
 
 
@@ -87,7 +96,9 @@ with user_errors():
     if b.button("Compare", disabled=not 2 <= len(selected) <= 6, key="hist_compare", icon="⚖️"):
         st.switch_page("pages/compare.py", query_params={"run": [str(i) for i in selected]})
     if c.button("Delete…", disabled=not selected, key="hist_delete", icon="🗑️"):
-        confirm_delete(selected)
+        st.session_state["hist_pending_delete"] = selected
+    if st.session_state.get("hist_pending_delete"):
+        confirm_delete(st.session_state["hist_pending_delete"])
     if 1 <= len(selected) <= 6:
         d.download_button(
             "HTML report" if len(selected) == 1 else "HTML comparison report",

@@ -1,0 +1,118 @@
+"""Charts, display helpers and the HTML report, on synthetic frames (no Streamlit, no TF)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import plotly.io as pio
+import pytest
+
+from diagnostics import charts, ui
+from diagnostics.report import render_html
+from diagnostics.store import Store
+from tests.app.synthetic import MIB, fill_store, run_frames
+
+
+def _trace(fig, name_start):
+    return next(t for t in fig.data if (t.name or "").startswith(name_start))
+
+
+def test_memory_throughput_figure_has_units_lines_and_epoch_marks():
+    samples, events = run_frames(epochs=3, workers=2)
+    fig = charts.memory_throughput_figure(samples, events, baseline_bytes=560 * MIB, budget_bytes=1200 * MIB)
+    assert fig.layout.yaxis.title.text == "memory: tree RSS (MiB)"
+    assert fig.layout.yaxis2.title.text == "throughput (images/s)"
+    assert fig.layout.xaxis2.title.text == "seconds since ready (s)"
+    total = _trace(fig, "RSS total")
+    assert max(total.y) == pytest.approx(samples["rss_bytes"].max() / MIB)
+    assert min(total.x) == pytest.approx(-1.0, abs=0.05)  # time is relative to ready at t=100
+    assert len([t for t in fig.data if (t.name or "").startswith("pid ")]) == 3
+    assert _trace(fig, "baseline").y[0] == pytest.approx(560)
+    assert _trace(fig, "memory budget").y[0] == pytest.approx(1200)
+    labels = [a.text for a in fig.layout.annotations if (a.text or "").startswith("epoch")]
+    assert labels == ["epoch 1", "epoch 2", "epoch 3"]
+    rates = [y for y in _trace(fig, "images/s").y if y is not None]
+    # 600 images per 2 s epoch, 8 steps: 75 images per 0.25 s = 300 img/s (first interval a bit faster).
+    assert pytest.approx(300, rel=0.05) == sorted(rates)[len(rates) // 2]
+    assert _trace(fig, "images/s").legend == "legend2"
+
+
+def test_memory_figure_without_samples_says_so():
+    fig = charts.memory_throughput_figure(pd.DataFrame(), pd.DataFrame(columns=["t", "kind", "data"]))
+    assert "No memory samples yet" in fig.layout.annotations[0].text
+
+
+def test_single_process_tree_draws_no_per_process_lines():
+    samples, events = run_frames(workers=0)
+    fig = charts.memory_throughput_figure(samples, events)
+    assert not [t for t in fig.data if (t.name or "").startswith("pid ")]
+
+
+def test_thinning_keeps_the_true_peak():
+    samples, events = run_frames(epochs=3, hz=400)
+    samples.loc[777, "rss_bytes"] = 5000 * MIB
+    fig = charts.memory_throughput_figure(samples, events)
+    total = _trace(fig, "RSS total")
+    assert len(total.x) <= charts.MAX_POINTS + 1
+    assert max(total.y) == pytest.approx(5000)
+
+
+def test_throughput_frame_rates():
+    _, events = run_frames(epochs=2, seconds_per_epoch=2.0)
+    rates = charts.throughput_frame(events, 100.0)
+    assert set(rates["epoch"]) == {1, 2}
+    assert rates["images_per_second"].iloc[1] == pytest.approx(300, rel=0.01)
+
+
+def test_pareto_and_compare_figures():
+    points = pd.DataFrame(
+        [
+            {"id": 1, "label": "a", "peak_rss_bytes": 700 * MIB, "images_per_second": 300, "on_front": True},
+            {"id": 2, "label": "b", "peak_rss_bytes": 900 * MIB, "images_per_second": 500, "on_front": True},
+            {"id": 3, "label": "c", "peak_rss_bytes": 950 * MIB, "images_per_second": 350, "on_front": False},
+        ]
+    )
+    fig = charts.pareto_figure(points, budget_bytes=1000 * MIB, recommended_id=2)
+    assert list(_trace(fig, "Pareto front").x) == [700, 900]
+    assert list(_trace(fig, "recommended").y) == [500]
+    assert fig.layout.xaxis.title.text == "peak RSS (MiB)"
+    s1, e1 = run_frames()
+    s2, _ = run_frames(t_ready=500.0)
+    fig = charts.compare_memory_figure({"one": (s1, 100.0), "two": (s2, 500.0)})
+    assert min(fig.data[0].x) == pytest.approx(min(fig.data[1].x), abs=0.05)  # both aligned at ready
+    epochs = ui.epochs_frame({"one": {"epochs": [{"index": 0, "images_per_second": 10.0}]}})
+    fig = charts.compare_throughput_figure(epochs)
+    assert list(fig.data[0].y) == [10.0]
+
+
+def test_dataset_figures():
+    assert list(charts.class_counts_figure({"a": 3, "b": 5}).data[0].y) == [3, 5]
+    assert len(charts.pixel_size_figure([(100, 200), (300, 120)]).data) == 2
+    fig = charts.formats_figure({"JPEG": 4, "PNG": 2}, {"RGB": 5, "L": 1})
+    assert list(fig.data[1].x) == ["RGB", "L"]
+
+
+def test_format_helpers():
+    assert ui.format_bytes(1536) == "1.5 KiB"
+    assert ui.format_bytes(3 * MIB, signed=True) == "+3.0 MiB"
+    assert ui.format_bytes(None) == "–"
+    assert ui.format_seconds(125) == "2 min 05 s"
+    assert ui.format_rate(1234.4) == "1,234 img/s"
+    diff = ui.config_diff({"a": {"x": 1, "y": 2}, "b": {"x": 1, "y": 3}})
+    assert diff.iloc[0].to_dict() == {"option": "y", "a": "2", "b": "3", "differs": True}
+    assert not diff.iloc[1]["differs"]
+
+
+def test_html_report_is_self_contained(tmp_path):
+    store = Store(tmp_path)
+    ids = fill_store(store, str(tmp_path))
+    single = render_html(store, ids[:1])
+    assert "<script src=" not in single and "Plotly" in single  # plotly.js inlined, nothing fetched
+    assert "cache() holds the decoded dataset in RAM" in single
+    assert "import tensorflow as tf" in single
+    assert single.count('class="plotly-graph-div"') == 2  # live figure + memory model
+    comparison = render_html(store, ids)
+    assert "Comparison of runs" in comparison and "class='differs'" in comparison
+    fig_json = pio.to_json(charts.memory_throughput_figure(store.samples(ids[0]), store.events(ids[0])))
+    assert json.loads(fig_json)["data"]
