@@ -1,0 +1,102 @@
+"""How much each benchmark measures: `smoke` (the test suite), `quick` (< 10 min on 2 cores), `full`.
+
+Counts are repeats of alternated pairs or rounds; more repeats tighten the medians. Trial sizes
+stay small so the fixed cost of a trial (Python + TensorFlow imports, 3 to 7 s here) does not
+swamp the epochs being timed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["PROFILES", "Profile"]
+
+# The recommendation grid: loader x batch x cache x prefetch x parallel calls. Each loader only gets
+# the options that apply to it (TrialConfig validation refuses the others).
+FULL_GRID: list[tuple[str, dict[str, list[Any]]]] = [
+    (
+        "tfdata_map_batch",
+        {
+            "batch_size": [32, 128],
+            "cache": ["none", "memory"],
+            "prefetch": ["none", "auto"],
+            "num_parallel_calls": [1, "auto"],
+        },
+    ),
+    ("keras_directory", {"batch_size": [32, 128], "cache": ["none", "memory"], "prefetch": ["none", "auto"]}),
+]
+QUICK_GRID: list[tuple[str, dict[str, list[Any]]]] = [
+    (
+        "tfdata_map_batch",
+        {"batch_size": [32, 128], "cache": ["none", "memory"], "num_parallel_calls": [1, "auto"]},
+    ),
+    ("keras_directory", {"batch_size": [32], "cache": ["none", "memory"]}),
+]
+SMOKE_GRID: list[tuple[str, dict[str, list[Any]]]] = [
+    ("keras_directory", {"batch_size": [16, 32]}),
+]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    image_size: tuple[int, int] = (128, 128)
+    # 1. sampler overhead: alternated pairs (sampled at 50 Hz, sampler off) of one trial
+    overhead_pairs: int = 5
+    overhead_epochs: int = 6
+    # 2. peak fidelity on a spiky trial: the whole dataset in one batch at a larger image size
+    spike_image_size: tuple[int, int] = (192, 192)
+    spike_epochs: int = 2
+    # 3. mprof vs bare vs ours, rotated rounds
+    mprof_rounds: int = 2
+    mprof_interval_seconds: float = 0.02  # 50 Hz, the rate our sampler runs at
+    # 4. default sweep wall time; fixed cost per trial against a bare `import tensorflow`
+    fixed_pairs: int = 3
+    sweep_grid: dict[str, list[Any]] | None = None  # None: diagnostics.sweep.DEFAULT_GRID
+    # 5. recommendation quality: grid once, then the leaders re-measured in alternated rounds
+    grid: list[tuple[str, dict[str, list[Any]]]] = field(default_factory=lambda: QUICK_GRID)
+    grid_epochs: int = 3
+    remeasure_rounds: int = 2
+    remeasure_max_candidates: int = 4
+    remeasure_within: float = 0.80  # re-measure every config within 20% of the grid's first best
+    # 6. decode limit: alternated pairs (in-memory limit, best no-cache loader)
+    decode_pairs: int = 2
+    decode_epochs: int = 4
+    steps: int | None = None  # steps per epoch for every trial; None = the whole dataset
+
+
+PROFILES = {
+    "smoke": Profile(
+        name="smoke",
+        image_size=(32, 32),
+        overhead_pairs=1,
+        overhead_epochs=2,
+        spike_image_size=(64, 64),
+        spike_epochs=1,
+        mprof_rounds=1,
+        fixed_pairs=1,
+        sweep_grid={"batch_size": [16, 32]},
+        grid=SMOKE_GRID,
+        grid_epochs=2,
+        remeasure_rounds=1,
+        remeasure_max_candidates=2,
+        remeasure_within=0.0,
+        decode_pairs=1,
+        decode_epochs=2,
+        steps=3,
+    ),
+    "quick": Profile(name="quick"),
+    "full": Profile(
+        name="full",
+        overhead_pairs=7,
+        overhead_epochs=8,
+        mprof_rounds=3,
+        fixed_pairs=5,
+        grid=FULL_GRID,
+        remeasure_rounds=3,
+        remeasure_max_candidates=6,
+        decode_pairs=3,
+        decode_epochs=5,
+    ),
+}
