@@ -118,11 +118,16 @@ def run_trial(
     *,
     allowed_roots: list[Path] | None = None,
     sweep_id: int | None = None,
+    sample: bool = True,
 ) -> int:
-    """Run one trial to its end in this thread; returns the run id (see the module docstring)."""
+    """Run one trial to its end in this thread; returns the run id (see the module docstring).
+
+    ``sample=False`` takes no psutil samples (the loop still polls exit, timeout and cancel): only
+    the benchmark uses it, to measure the sampler's overhead. No budget is enforced without samples.
+    """
     store = store or Store()
     run_id, config, scan = prepare_trial(config, store, allowed_roots=allowed_roots, sweep_id=sweep_id)
-    _Trial(store, run_id, config, scan).run()
+    _Trial(store, run_id, config, scan, sample=sample).run()
     return run_id
 
 
@@ -202,8 +207,11 @@ class _Outcome(Exception):
 
 
 class _Trial:
-    def __init__(self, store: Store, run_id: int, config: TrialConfig, scan: Any) -> None:
+    def __init__(
+        self, store: Store, run_id: int, config: TrialConfig, scan: Any, sample: bool = True
+    ) -> None:
         self.store = store
+        self.sample = sample
         self.run_id = run_id
         self.config = config
         self.scan = scan
@@ -360,7 +368,7 @@ class _Trial:
         try:
             while True:
                 now = time.monotonic()
-                if self.sampler is not None:
+                if self.sampler is not None and self.sample:
                     sample = self.sampler.sample()
                     if sample is not None:
                         with self.lock:
@@ -538,10 +546,11 @@ def _analyze(
             "analysis_error": f"analysis failed: {type(exc).__name__}: {exc}",
         }
     summary = dict(result.get("summary") or {})
-    # The exact peak is the runner's to know (done event, else the last VmHWM it sampled).
-    if peak is not None:
+    # analysis reads the same peak from the frames (done event, else sampled VmHWM); the runner's
+    # own reading only fills the gap when analysis could not run.
+    if summary.get("peak_rss_bytes") is None and peak is not None:
         summary["peak_rss_bytes"] = peak
-    summary["peak_source"] = peak_source
+        summary["peak_source"] = peak_source
     summary.setdefault("memory_budget_bytes", budget)
     result["summary"] = summary
     result.setdefault("findings", [])
