@@ -14,6 +14,7 @@ Only Pillow is imported here: scanning must not pay TensorFlow's import.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import warnings
@@ -131,6 +132,8 @@ def resolve_dataset(path: str | os.PathLike[str], allowed_roots: list[Path] | No
     text = str(path).strip()
     if not text:
         raise DatasetError("No dataset folder given")
+    if "\0" in text:
+        raise DatasetError(f"Dataset folder {text!r} contains a NUL character")
     real = Path(os.path.realpath(os.path.expanduser(text)))
     if any(real == root or real.is_relative_to(root) for root in roots):
         return real
@@ -189,7 +192,7 @@ def _inspect(path: str) -> _FileInfo | str:
     try:
         st = os.stat(path)
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP
+        if exc.errno == errno.ELOOP:
             return "symlink loop: the link cannot be resolved"
         if os.path.islink(path):
             return f"broken symlink: target {os.readlink(path)!r} does not exist"
@@ -300,6 +303,8 @@ def scan(
         >>> result.classes, result.num_images, result.bad_files
     """
     bytes_per_image = decoded_bytes(image_size, color_mode, dtype)
+    if "\0" in str(folder):
+        raise DatasetError(f"Dataset folder {str(folder)!r} contains a NUL character")
     given = Path(os.path.expanduser(str(folder)))
     root_path = Path(os.path.realpath(given))
     entries = [e for e in _list_dir(root_path) if not _is_hidden(e.name)]
@@ -340,7 +345,8 @@ def scan(
         for rel, full in _walk_class(os.path.join(root, cls), root, bad, notes):
             ext = os.path.splitext(rel)[1].lower()
             if _bad_name(rel):
-                bad.append({"path": rel, "reason": "file name is not valid UTF-8"})
+                shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                bad.append({"path": shown, "reason": "file name is not valid UTF-8"})
                 continue
             if ext not in IMAGE_EXTENSIONS:
                 bad.append(

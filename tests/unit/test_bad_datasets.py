@@ -93,6 +93,7 @@ EXPECTED_BAD = {
     "bad/self_loop.jpg": "symlink loop",
     "bad/dangling.jpg": "broken symlink",
     "bad/escape.png": "symlink points outside the dataset folder",
+    "bad/caf\ufffd.png": "file name is not valid UTF-8",
 }
 # name -> Pillow mode, for odd but readable files that must be accepted
 EXPECTED_GOOD = {
@@ -172,6 +173,8 @@ def build_corpus(root: Path, outside: Path) -> None:
     (bad / "self_loop.jpg").symlink_to("self_loop.jpg")
     (bad / "dangling.jpg").symlink_to("does_not_exist.jpg")
     (bad / "escape.png").symlink_to(outside / "full.png")
+    # Latin-1 bytes in a name: valid on Linux, not text; shown with a replacement character.
+    _save_bytes(Path(os.fsdecode(os.fsencode(bad) + b"/caf\xe9.png")), (outside / "full.png").read_bytes())
 
 
 @pytest.fixture

@@ -176,3 +176,10 @@ def test_resolve_uses_env_roots(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 def test_resolve_refuses_empty_path(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="No dataset folder"):
         resolve_dataset("  ", [tmp_path])
+
+
+def test_nul_character_is_a_dataset_error(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="NUL"):
+        resolve_dataset(f"{tmp_path}/a\0b", [tmp_path])
+    with pytest.raises(DatasetError, match="NUL"):
+        scan(f"{tmp_path}/a\0b")
