@@ -1,0 +1,241 @@
+"""The runner against the FakeWorker (tests/fakes/fake_worker.py): a real subprocess, no TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from diagnostics.config import TrialConfig
+from diagnostics.errors import ConfigError, DatasetError
+from diagnostics.runner import join_background, recover_interrupted, run_trial, start_trial_in_background
+from diagnostics.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE = REPO / "tests" / "fakes" / "fake_worker.py"
+MIB = 1024**2
+
+
+@pytest.fixture
+def store(diag_home, monkeypatch):
+    monkeypatch.setenv("DIAG_TEST_WORKER", str(FAKE))
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.2")
+    return Store(diag_home)
+
+
+@pytest.fixture
+def config(sample_data_dir):
+    return TrialConfig(dataset=str(sample_data_dir), epochs=2)
+
+
+def _wait_for(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_normal_run_stores_events_samples_logs_and_summary(store, config):
+    run_id = run_trial(config, store)
+    run = store.get_run(run_id)
+    assert run["status"] == "completed", run["error"]
+    assert run["error"] is None
+    events = store.events(run_id)
+    kinds = list(events["kind"])
+    assert kinds[0] == "ready" and kinds[-1] == "done"
+    assert kinds.count("epoch_end") == 2 and kinds.count("gc") == 2 and "step" in kinds
+    done = events[events["kind"] == "done"]["data"].iloc[0]
+    summary = run["summary"]
+    assert summary["peak_rss_bytes"] == done["vmhwm_bytes"]
+    assert [e["images"] for e in summary["epochs"]] == [550, 550]
+    logs = store.logs(run_id)
+    assert "fake worker starting" in set(logs[logs["stream"] == "stdout"]["line"])
+    assert any("scripted warning" in line for line in logs[logs["stream"] == "stderr"]["line"])
+    samples = store.samples(run_id)
+    assert len(samples) >= 10
+    assert (samples["rss_bytes"] >= samples["main_rss_bytes"]).all()
+    assert samples["vmhwm_bytes"].notna().all()
+    assert run["t_ready"] == events["t"].iloc[0] and run["worker_pid"] > 0
+    assert run["started"] <= run["finished"]
+    assert run["memory_budget_bytes"] > 0  # default: 80% of available RAM
+    assert run["dataset_path"] == str(Path(config.dataset).resolve())
+    assert store.run_json(run_id)["summary"]["peak_rss_bytes"] == done["vmhwm_bytes"]
+    assert _gone(run["worker_pid"])
+
+
+def test_sample_rate_holds_at_50_hz(store, config, monkeypatch):
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "1.0")
+    run_id = run_trial(config, store)
+    samples = store.samples(run_id)
+    span = samples["t"].iloc[-1] - samples["t"].iloc[0]
+    assert span > 1.5
+    assert len(samples) / span >= 20, f"{len(samples)} samples over {span:.2f} s"
+
+
+def test_budget_kill_keeps_samples_and_says_when_and_how_big(store, config, monkeypatch):
+    monkeypatch.setenv("FAKE_MODE", "grow")
+    budget = 150 * MIB
+    run_id = run_trial(config.replace(memory_budget_bytes=budget), store)
+    run = store.get_run(run_id)
+    assert run["status"] == "killed_budget"
+    assert "memory budget exceeded" in run["error"] and "s after start" in run["error"]
+    assert "budget 150.0 MiB" in run["error"]
+    samples = store.samples(run_id)
+    assert len(samples) > 5
+    assert samples["rss_bytes"].iloc[-1] > budget  # the sample that crossed is kept
+    assert (samples["rss_bytes"].iloc[:-1] <= budget).all()
+    # Killed before done: the peak falls back to the sampled VmHWM.
+    assert run["summary"]["peak_rss_bytes"] >= samples["rss_bytes"].iloc[-1] - 5 * MIB
+    assert _gone(run["worker_pid"])
+
+
+def test_timeout(store, config, monkeypatch):
+    monkeypatch.setenv("FAKE_MODE", "hang")
+    started = time.monotonic()
+    run_id = run_trial(config.replace(timeout_seconds=1.5), store)
+    elapsed = time.monotonic() - started
+    run = store.get_run(run_id)
+    assert run["status"] == "timed_out" and "1.5 s" in run["error"]
+    assert 1.5 <= elapsed < 8
+    assert len(store.samples(run_id)) > 10
+    assert _gone(run["worker_pid"])
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("crash", "RuntimeError: scripted crash in epoch 0 (file: circles/bad.png)"),
+        ("exit", "worker exited with code 7"),
+        ("segfault", "worker killed by signal SIGSEGV"),
+        ("silent_exit", "worker exited without reporting done"),
+    ],
+)
+def test_crash_fails_with_the_last_stderr_lines(store, config, monkeypatch, mode, expected):
+    monkeypatch.setenv("FAKE_MODE", mode)
+    run_id = run_trial(config, store)
+    run = store.get_run(run_id)
+    assert run["status"] == "failed"
+    assert expected in run["error"]
+    assert "last stderr lines:" in run["error"] and "scripted warning" in run["error"]
+    assert run["summary"]["peak_rss_bytes"] > 0
+    assert store.counts(run_id)["samples"] > 0
+
+
+def test_cancel_a_running_trial(store, config, monkeypatch):
+    monkeypatch.setenv("FAKE_MODE", "hang")
+    run_id = start_trial_in_background(config, store)
+    _wait_for(lambda: store.get_run(run_id)["t_ready"] is not None, what="ready")
+    store.request_cancel(run_id)
+    assert join_background(run_id, timeout=10)
+    run = store.get_run(run_id)
+    assert run["status"] == "cancelled"
+    assert _gone(run["worker_pid"])
+
+
+def test_queue_runs_one_at_a_time_and_a_queued_run_can_be_cancelled(store, config, monkeypatch):
+    monkeypatch.setenv("FAKE_MODE", "hang")
+    first = start_trial_in_background(config.replace(timeout_seconds=3), store)
+    _wait_for(lambda: store.get_run(first)["status"] == "running", what="first running")
+    second = start_trial_in_background(config, store)
+    third = start_trial_in_background(config.replace(timeout_seconds=1), store)
+    time.sleep(0.3)
+    assert store.get_run(second)["status"] == "queued"
+    assert store.queue_position(second) == 1 and store.queue_position(third) == 2
+    store.request_cancel(second)
+    assert join_background(second, timeout=5)
+    assert store.get_run(second)["status"] == "cancelled"
+    assert store.get_run(second)["worker_pid"] is None  # never spawned
+    assert join_background(first, timeout=10) and join_background(third, timeout=10)
+    assert store.get_run(first)["status"] == "timed_out"
+    assert store.get_run(third)["status"] == "timed_out"
+    a, b = store.samples(first)["t"], store.samples(third)["t"]
+    assert a.max() < b.min()
+
+
+def test_two_runner_processes_never_overlap(diag_home, sample_data_dir, monkeypatch):
+    monkeypatch.setenv("DIAG_TEST_WORKER", str(FAKE))
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.5")
+    cmd = [sys.executable, "-m", "diagnostics", "run", str(sample_data_dir), "--epochs", "2"]
+    procs = [
+        subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    store = Store(diag_home)
+    runs = store.list_runs()
+    assert sorted(runs["status"]) == ["completed", "completed"]
+    windows = sorted((store.samples(r)["t"].min(), store.samples(r)["t"].max()) for r in runs["id"])
+    assert windows[0][1] < windows[1][0], windows
+
+
+def test_sigkill_of_the_runner_leaves_no_worker_and_a_sound_store(
+    diag_home, sample_data_dir, tmp_path, monkeypatch
+):
+    pid_file = tmp_path / "worker.pid"
+    monkeypatch.setenv("DIAG_TEST_WORKER", str(FAKE))
+    monkeypatch.setenv("FAKE_MODE", "hang")
+    monkeypatch.setenv("FAKE_PID_FILE", str(pid_file))
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "diagnostics", "run", str(sample_data_dir)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=30, what="worker pid")
+    worker_pid = int(pid_file.read_text())
+    time.sleep(0.5)  # let samples flow into the store
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    _wait_for(lambda: _gone(worker_pid), timeout=5, what="worker to die with its runner")
+    store = Store(diag_home)
+    assert store.integrity_check() == "ok"
+    (run,) = store.runs()
+    assert run["status"] == "running"
+    assert store.counts(run["id"])["samples"] > 0
+    assert recover_interrupted(store) == [run["id"]]
+    assert store.get_run(run["id"])["status"] == "interrupted"
+    assert recover_interrupted(store) == []
+
+
+def test_recover_interrupted_spares_live_runners(store, config):
+    live = store.create_run(config)  # created by this (live) process
+    dead = store.create_run(config)
+    store.update_run(dead, status="running", runner_pid=os.getpid(), runner_create_time=1.0)  # pid reused
+    assert recover_interrupted(store) == [dead]
+    assert store.get_run(live)["status"] == "queued"
+    assert "ended before the trial did" in store.get_run(dead)["error"]
+
+
+def test_process_tree_is_sampled(store, config, monkeypatch):
+    monkeypatch.setenv("FAKE_MODE", "children")
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.6")
+    run_id = run_trial(config, store)
+    samples = store.samples(run_id)
+    assert samples["processes"].map(len).max() == 3
+    widest = samples.loc[samples["processes"].map(len).idxmax()]
+    assert widest["rss_bytes"] - widest["main_rss_bytes"] >= 50 * MIB  # two children of 30 MiB
+    assert store.get_run(run_id)["summary"]["peak_tree_rss_bytes"] >= samples["rss_bytes"].max()
+
+
+def test_bad_input_is_refused_before_anything_is_stored(store, config, tmp_path):
+    with pytest.raises(ConfigError, match="--keep-decoded does not apply to loader keras_directory"):
+        run_trial(config.replace(keep_decoded=True), store)
+    with pytest.raises(DatasetError, match="nowhere"):
+        run_trial(config.replace(dataset=str(tmp_path / "nowhere")), store, allowed_roots=[tmp_path])
+    assert store.list_runs().empty
