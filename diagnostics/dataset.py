@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -213,7 +214,12 @@ def _inspect(path: str) -> _FileInfo | str:
             try:
                 im = Image.open(fh)
             except Image.DecompressionBombError as exc:
-                return f"decompression bomb: {exc}; not loaded"
+                # Pillow refuses before we see the size; its message carries the pixel count.
+                match = re.search(r"\((\d+) pixels\)", str(exc))
+                pixels = f"{int(match.group(1)):,} pixels" if match else "the pixel count"
+                return (
+                    f"decompression bomb: {pixels} exceeds the {MAX_IMAGE_PIXELS:,}-pixel limit; not loaded"
+                )
             except UnidentifiedImageError:
                 return _describe_unidentified(head)
             fmt = im.format or "unknown"

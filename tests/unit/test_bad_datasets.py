@@ -218,9 +218,10 @@ def test_hidden_entries_are_ignored(corpus: Path) -> None:
     assert not any("/." in path or path.startswith(".") for path in mentioned)
 
 
-def test_bomb_found_even_when_pillow_limit_is_disabled(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Another library may switch Pillow's own guard off; ours reads the header size itself.
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+@pytest.mark.parametrize("pillow_limit", [Image.MAX_IMAGE_PIXELS, None])
+def test_bombs_are_named_with_their_pixel_count(corpus: Path, monkeypatch, pillow_limit) -> None:
+    # Another library may switch Pillow's own guard off (None); ours reads the header size itself.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", pillow_limit)
     reasons = {b["path"]: b["reason"] for b in guarded_scan(corpus).bad_files}
     assert "400,000,000 pixels" in reasons["bad/bomb_huge.png"]
     assert "100,000,000 pixels" in reasons["bad/bomb_over_limit.png"]
