@@ -132,8 +132,10 @@ def _open_store():
 # -- printing ------------------------------------------------------------------------------------
 
 
-def print_run_summary(store, run_id: int, out=sys.stdout) -> None:
+def print_run_summary(store, run_id: int, out=None) -> None:
     from diagnostics.ui import format_bytes, format_rate, format_seconds
+
+    out = out or sys.stdout  # looked up at call time (tests and redirects replace sys.stdout)
 
     run = store.get_run(run_id)
     summary = run.get("summary") or {}
