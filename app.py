@@ -13,15 +13,15 @@ st.set_page_config(page_title="Training Memory Diagnostics", page_icon="🧠", l
 
 HERE = Path(__file__).parent
 PAGES = [
-    st.Page("pages/run.py", title="Run", icon="▶️", default=True),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
-    st.Page("pages/sweep.py", title="Sweep", icon="🧪"),
-    st.Page("pages/history.py", title="History", icon="🗂️"),
-    st.Page("pages/dataset.py", title="Dataset", icon="🖼️"),
+    st.Page("pages/run.py", title="Run", icon=":material/play_arrow:", default=True),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/sweep.py", title="Sweep", icon=":material/science:"),
+    st.Page("pages/history.py", title="History", icon=":material/history:"),
+    st.Page("pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
 ]
 # The Scenarios page arrives with its own issue; it joins the navigation as soon as the file exists.
 if (HERE / "pages" / "scenarios.py").exists():
-    PAGES.insert(1, st.Page("pages/scenarios.py", title="Scenarios", icon="🎯"))
+    PAGES.insert(1, st.Page("pages/scenarios.py", title="Scenarios", icon=":material/target:"))
 
 page = st.navigation(PAGES)
 

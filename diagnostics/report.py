@@ -160,7 +160,9 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
         events,
         t_ready=run.get("t_ready"),
         baseline_bytes=summary.get("baseline_rss_bytes"),
-        budget_bytes=config.get("memory_budget_bytes") or summary.get("memory_budget_bytes"),
+        budget_bytes=run.get("memory_budget_bytes")
+        or config.get("memory_budget_bytes")
+        or summary.get("memory_budget_bytes"),
         peak_bytes=summary.get("peak_rss_bytes"),
     )
     parts.append(_figure(fig))

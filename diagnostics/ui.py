@@ -35,14 +35,14 @@ FINISHED_STATUSES = frozenset(
     {"completed", "failed", "killed_budget", "timed_out", "cancelled", "interrupted"}
 )
 STATUS_ICONS = {
-    "queued": "⏳",
-    "running": "▶️",
-    "completed": "✅",
-    "failed": "❌",
-    "killed_budget": "🛑",
-    "timed_out": "⏱️",
-    "cancelled": "⏹️",
-    "interrupted": "⚠️",
+    "queued": ":material/hourglass_top:",
+    "running": ":material/play_arrow:",
+    "completed": ":material/check_circle:",
+    "failed": ":material/cancel:",
+    "killed_budget": ":material/block:",
+    "timed_out": ":material/timer_off:",
+    "cancelled": ":material/stop_circle:",
+    "interrupted": ":material/warning:",
 }
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 

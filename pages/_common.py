@@ -53,7 +53,7 @@ def user_errors():
     try:
         yield
     except DiagnosticsError as exc:
-        st.error(str(exc.args[0]) if exc.args else type(exc).__name__, icon="🚫")
+        st.error(str(exc.args[0]) if exc.args else type(exc).__name__, icon=":material/error:")
 
 
 def plot(fig: Any, key: str | None = None) -> None:
@@ -195,15 +195,30 @@ def run_choices(store: Store, statuses: tuple[str, ...] | None = None) -> dict[i
     if statuses is not None:
         frame = frame[frame["status"].isin(statuses)]
     return {
-        int(
-            r.id
-        ): f"{ui.STATUS_ICONS.get(r.status, '')} #{r.id} {r.loader} · {Path(str(r.dataset_path)).name} · "
-        f"{r.status} · {r.created}"
+        int(r.id): f"#{r.id} {r.loader} · {Path(str(r.dataset_path)).name} · {r.status} · {r.created}"
         for r in frame.itertuples()
     }
 
 
+def _through_app() -> None:
+    """Make sure this page runs inside app.py's st.navigation, never on its own.
+
+    Streamlit treats a ``pages/`` folder beside the entry script as the legacy multipage layout
+    until the server process first meets ``st.navigation``: a first visit straight to /dataset
+    would run that page alone (no sidebar, a navigation listing every file). Clearing the legacy
+    flag and rerunning sends the same URL through app.py. Internal API, hence the guard.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_header(title: str, caption: str) -> None:
+    _through_app()
     st.title(title)
     st.caption(caption)
 

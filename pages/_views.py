@@ -45,7 +45,9 @@ def run_view(store: Store, run_id: int, *, key: str = "run") -> dict[str, Any]:
             events,
             t_ready=run.get("t_ready"),
             baseline_bytes=summary.get("baseline_rss_bytes") or _ready_rss(events),
-            budget_bytes=config.get("memory_budget_bytes") or summary.get("memory_budget_bytes"),
+            budget_bytes=run.get("memory_budget_bytes")
+            or config.get("memory_budget_bytes")
+            or summary.get("memory_budget_bytes"),
             peak_bytes=summary.get("peak_rss_bytes"),
         ),
         key=f"{key}_figure",
@@ -74,12 +76,14 @@ def _status_line(store: Store, run: dict[str, Any]) -> None:
             f"Waiting in the queue: {ahead} trial(s) ahead of this one."
             if ahead
             else "Next in line: starting…",
-            icon="⏳",
+            icon=":material/hourglass_top:",
         )
     if run.get("cancel_requested") and status in ui.ACTIVE_STATUSES:
-        st.warning("Cancel requested; the runner stops the worker within a second.", icon="⏹️")
+        st.warning(
+            "Cancel requested; the runner stops the worker within a second.", icon=":material/stop_circle:"
+        )
     if run.get("error") and status not in ("completed",):
-        st.error(run["error"], icon="🚫")
+        st.error(run["error"], icon=":material/error:")
 
 
 def _progress(run: dict[str, Any], events: pd.DataFrame) -> None:
@@ -150,7 +154,7 @@ def leak_verdict(run: dict[str, Any]) -> tuple[str, str]:
 def findings(items: list[dict[str, Any]] | None, *, compact: bool = False) -> None:
     items = ui.sorted_findings(items)
     if not items:
-        st.success("No findings: nothing in this run needs attention.", icon="✅")
+        st.success("No findings: nothing in this run needs attention.", icon=":material/check_circle:")
         return
     for finding in items:
         box = {"critical": st.error, "warning": st.warning}.get(finding.get("severity"), st.info)

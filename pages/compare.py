@@ -16,7 +16,7 @@ page_header(
 store = get_store()
 choices = run_choices(store, tuple(ui.FINISHED_STATUSES))
 if len(choices) < 2:
-    st.info("Compare needs at least two finished runs. Start some on the Run page.", icon="ℹ️")
+    st.info("Compare needs at least two finished runs. Start some on the Run page.", icon=":material/info:")
     st.stop()
 
 default = [int(i) for i in st.query_params.get_all("run") if int(i) in choices] or list(choices)[:2]
@@ -78,9 +78,9 @@ with user_errors():
 
     st.download_button(
         "Download HTML report of this comparison",
-        data=render_html(store, picked),
+        data=lambda: render_html(store, picked),
         file_name=f"comparison-{'-'.join(map(str, picked))}.html",
         mime="text/html",
-        icon="📄",
+        icon=":material/description:",
         key="cmp_report",
     )

@@ -43,4 +43,4 @@ with user_errors():
     if scan["bad_files"]:
         st.dataframe(pd.DataFrame(scan["bad_files"]), hide_index=True, width="stretch")
     else:
-        st.success("Every image file in the folder decodes.", icon="✅")
+        st.success("Every image file in the folder decodes.", icon=":material/check_circle:")

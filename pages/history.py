@@ -37,7 +37,7 @@ def confirm_delete(run_ids: list[int]) -> None:
 with user_errors():
     runs = store.list_runs()
     if runs.empty:
-        st.info("No runs yet. Start one on the Run page.", icon="ℹ️")
+        st.info("No runs yet. Start one on the Run page.", icon=":material/info:")
         st.stop()
 
     left, middle, right = st.columns([1, 1, 2])
@@ -53,7 +53,6 @@ with user_errors():
         shown = shown[shown["dataset_path"].fillna("").str.contains(text, case=False, regex=False)]
 
     table = shown.assign(
-        status=[f"{ui.STATUS_ICONS.get(s, '')} {s}" for s in shown["status"]],
         peak_mib=shown["peak_rss_bytes"].map(ui.mib),
         baseline_mib=shown["baseline_rss_bytes"].map(ui.mib),
         leak_mib_per_epoch=shown["leak_bytes_per_epoch"].map(ui.mib),
@@ -73,11 +72,18 @@ with user_errors():
             "error",
         ]
     ]
-    event = st.dataframe(
+    table_ids = [int(i) for i in table["id"]]
+
+    def _sync_selection() -> None:
+        # Ticking rows in the table fills the "Selected runs" box that the actions read.
+        rows = st.session_state["hist_table"].selection.rows
+        st.session_state["hist_selected"] = [table_ids[i] for i in rows if i < len(table_ids)]
+
+    st.dataframe(
         table,
         hide_index=True,
         width="stretch",
-        on_select="rerun",
+        on_select=_sync_selection,
         selection_mode="multi-row",
         key="hist_table",
         column_config={
@@ -87,25 +93,38 @@ with user_errors():
             "leak_mib_per_epoch": st.column_config.NumberColumn("leak (MiB/epoch)", format="%+.1f"),
         },
     )
-    selected = [int(table["id"].iloc[i]) for i in event.selection.rows]
+    st.session_state["hist_selected"] = [
+        i for i in st.session_state.get("hist_selected", []) if i in table_ids
+    ]
+    selected = st.multiselect(
+        "Selected runs",
+        table_ids,
+        key="hist_selected",
+        format_func=lambda i: f"#{i}",
+        help="Tick rows in the table or pick run ids here.",
+    )
     st.caption(f"{len(shown)} of {len(runs)} runs shown; {len(selected)} selected.")
 
     a, b, c, d = st.columns(4)
-    if a.button("Open in Run view", disabled=len(selected) != 1, key="hist_open", icon="🔎"):
+    if a.button(
+        "Open in Run view", disabled=len(selected) != 1, key="hist_open", icon=":material/open_in_new:"
+    ):
         st.switch_page("pages/run.py", query_params={"run": str(selected[0])})
-    if b.button("Compare", disabled=not 2 <= len(selected) <= 6, key="hist_compare", icon="⚖️"):
+    if b.button(
+        "Compare", disabled=not 2 <= len(selected) <= 6, key="hist_compare", icon=":material/compare:"
+    ):
         st.switch_page("pages/compare.py", query_params={"run": [str(i) for i in selected]})
-    if c.button("Delete…", disabled=not selected, key="hist_delete", icon="🗑️"):
+    if c.button("Delete…", disabled=not selected, key="hist_delete", icon=":material/delete:"):
         st.session_state["hist_pending_delete"] = selected
     if st.session_state.get("hist_pending_delete"):
         confirm_delete(st.session_state["hist_pending_delete"])
     if 1 <= len(selected) <= 6:
         d.download_button(
             "HTML report" if len(selected) == 1 else "HTML comparison report",
-            data=render_html(store, selected),
+            data=lambda: render_html(store, selected),
             file_name=f"report-{'-'.join(map(str, selected))}.html",
             mime="text/html",
-            icon="📄",
+            icon=":material/description:",
             key="hist_report",
         )
 
@@ -117,13 +136,13 @@ with user_errors():
         file_name="runs.csv",
         mime="text/csv",
         key="hist_csv",
-        icon="⬇️",
+        icon=":material/download:",
     )
     f.download_button(
         f"Export JSON ({len(export_ids)} runs)",
-        data=json.dumps([store.run_json(i) for i in export_ids], indent=2),
+        data=lambda: json.dumps([store.run_json(i) for i in export_ids], indent=2),
         file_name="runs.json",
         mime="application/json",
         key="hist_json",
-        icon="⬇️",
+        icon=":material/download:",
     )

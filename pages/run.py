@@ -58,7 +58,7 @@ with st.expander("Trial set-up", expanded=not store.active_runs()):
         )
         counts = ", ".join(f"{k} {v}" for k, v in scan["counts"].items())
         st.caption(
-            f"📁 {scan['num_images']:,} images in {len(scan['classes'])} classes ({counts}); "
+            f"{scan['num_images']:,} images in {len(scan['classes'])} classes ({counts}); "
             f"{len(scan['bad_files'])} unreadable; decoded {ui.format_bytes(scan['decoded_bytes_per_image'])} per image, "
             f"{ui.format_bytes(scan['decoded_bytes_per_image'] * scan['num_images'])} for the folder."
         )
@@ -73,7 +73,7 @@ with st.expander("Trial set-up", expanded=not store.active_runs()):
             **options,
             **limits,
         )
-        if st.button("Run", type="primary", icon="▶️", key="run_start"):
+        if st.button("Run", type="primary", icon=":material/play_arrow:", key="run_start"):
             from diagnostics.runner import start_trial_in_background
 
             run_id = start_trial_in_background(validate(config), store)
@@ -97,7 +97,7 @@ def selected_run() -> int | None:
 
 run_id = selected_run()
 if run_id is None:
-    st.info("No runs yet: choose a folder and a loader above and press Run.", icon="👆")
+    st.info("No runs yet: choose a folder and a loader above and press Run.", icon=":material/arrow_upward:")
     st.stop()
 
 status = store.get_run(run_id)["status"] if run_id in {int(i) for i in store.list_runs()["id"]} else None
@@ -112,7 +112,12 @@ def live() -> None:
     with user_errors():
         run = store.get_run(run_id)
         if run["status"] in ui.ACTIVE_STATUSES:
-            if st.button("Cancel", icon="⏹️", key="run_cancel", disabled=bool(run.get("cancel_requested"))):
+            if st.button(
+                "Cancel",
+                icon=":material/stop_circle:",
+                key="run_cancel",
+                disabled=bool(run.get("cancel_requested")),
+            ):
                 store.request_cancel(run_id)
         run = _views.run_view(store, run_id)
         if (run["status"] in ui.ACTIVE_STATUSES) != (status in ui.ACTIVE_STATUSES):

@@ -51,9 +51,14 @@ with new_tab, user_errors():
     )
     trials = sweep.expand(base, grid) if grid else []
     seconds = sweep.estimate_seconds(trials) if trials else 0
-    st.info(f"{len(trials)} trial(s), about {ui.format_seconds(seconds)} one after another.", icon="🧮")
+    st.info(
+        f"{len(trials)} trial(s), about {ui.format_seconds(seconds)} one after another.",
+        icon=":material/calculate:",
+    )
     name = st.text_input("Sweep name", value=" × ".join(grid) or "sweep", key="sweep_name")
-    if st.button("Run sweep", type="primary", disabled=not trials, key="sweep_start", icon="🧪"):
+    if st.button(
+        "Run sweep", type="primary", disabled=not trials, key="sweep_start", icon=":material/science:"
+    ):
         sweep_id = store.create_sweep(name, grid, base)
         threading.Thread(
             target=sweep.run_sweep,
@@ -69,7 +74,7 @@ with new_tab, user_errors():
 with stored_tab, user_errors():
     sweeps = store.list_sweeps()
     if sweeps.empty:
-        st.info("No sweeps yet.", icon="ℹ️")
+        st.info("No sweeps yet.", icon=":material/info:")
     else:
         labels = {
             int(r.id): f"#{r.id} {r.name} · {r.status} · {r.runs} runs · {r.created}"
@@ -114,7 +119,7 @@ def sweep_view() -> None:
             st.success(
                 f"**Recommended: {ui.run_label(run)}**: {ui.format_rate(best['images_per_second'])} "
                 f"at a peak of {ui.format_bytes(best['peak_rss_bytes'])}.",
-                icon="⭐",
+                icon=":material/star:",
             )
             if run.get("snippet"):
                 st.code(run["snippet"], language="python")

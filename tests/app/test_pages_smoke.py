@@ -23,6 +23,26 @@ FAKE_WORKER = REPO / "tests" / "fakes" / "fake_worker.py"
 PAGES = ["pages/run.py", "pages/compare.py", "pages/sweep.py", "pages/history.py", "pages/dataset.py"]
 
 
+@pytest.fixture(autouse=True)
+def navigation_mode(monkeypatch):
+    """Run every AppTest run the way a warm server runs: through app.py's st.navigation.
+
+    AppTest resets Streamlit's legacy ``pages/`` flag before each run, so each run would first take
+    the legacy path that pages/_common.py redirects with a rerun, and that rerun drops button
+    clicks. A real server clears the flag once, at its first st.navigation call; the browser test
+    covers that first visit.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
@@ -63,6 +83,8 @@ def decoded(values) -> list[float]:
 def test_page_renders_with_an_empty_store(home, page):
     at = app_at(page)
     assert at.title[0].value
+    # The page ran inside app.py's navigation (the shared sidebar is there), not on its own.
+    assert any("Store:" in c.value for c in at.sidebar.caption)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -106,8 +128,7 @@ def test_history_delete_with_confirmation(home):
     store = Store(home)
     ids = fill_store(store, str(SAMPLE_DATA), runs=2)
     at = app_at("pages/history.py")
-    at.session_state["hist_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
-    at.run()
+    at.multiselect(key="hist_selected").set_value([ids[1]]).run()
     at.button(key="hist_delete").click().run()
     assert not at.exception
     at.button(key="hist_confirm_delete").click().run()
