@@ -102,14 +102,25 @@ def prepare_trial(
     if not scan.num_images:
         raise DatasetError(f"no readable image in {root}")
     config = config.replace(dataset=str(root))
+    # Rendered before the run is stored: the worker executes this same code, so a config the
+    # loader cannot express is bad input, refused here like any other.
+    code = _render_snippet(config, scan)
     run_id = store.create_run(config, scan, sweep_id=sweep_id)
-    try:
-        from diagnostics import snippet
-
-        store.update_run(run_id, snippet=snippet.render(config, scan))
-    except ImportError:
-        pass  # the snippet module is optional for the engine; the run itself does not need it
+    if code is not None:
+        store.update_run(run_id, snippet=code)
     return run_id, config, scan
+
+
+def _render_snippet(config: TrialConfig, scan: Any) -> str | None:
+    import importlib
+
+    try:
+        snippet = importlib.import_module("diagnostics.snippet")
+    except ModuleNotFoundError as exc:
+        if exc.name != "diagnostics.snippet":
+            raise
+        return None  # a checkout without the snippet module still measures; the run just has no code
+    return snippet.render(config, scan)
 
 
 def run_trial(
