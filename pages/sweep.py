@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 
 import pandas as pd
@@ -24,23 +23,24 @@ with new_tab, user_errors():
     epochs = b.number_input("Epochs per trial", 1, 20, 2, key="sweep_epochs")
     steps = c.number_input("Steps per epoch", 1, 10000, None, key="sweep_steps", help="Empty = whole folder.")
     side = d.number_input("Image size (px, square)", 8, 1024, 128, key="sweep_size")
-    st.markdown("**Grid**: pick two or more values for each option to vary (empty = keep the base).")
+    st.markdown("**Grid**: pick the values to try for each option you want to vary (empty = keep the base).")
     grid: dict[str, list] = {}
-    columns = st.columns(3)
+    columns = st.columns(4)
     for i, (name, values) in enumerate(ui.SWEEP_CHOICES.items()):
         options = list(LOADER_NAMES) if name == "loader" else list(values)
-        picked = columns[i % 3].multiselect(
+        picked = columns[i % 4].multiselect(
             name.replace("_", " "), options, key=f"sweep_grid_{name}", format_func=ui.format_value
         )
         if picked:
             grid[name] = [list(v) if isinstance(v, tuple) else v for v in picked]
     budget_mib = st.number_input(
-        "Memory budget for the recommendation (MiB)",
+        "Memory budget (MiB)",
         64,
         1 << 20,
         None,
         key="sweep_budget",
-        help="The recommended config is the fastest under this peak. Empty = 80% of available RAM.",
+        help="Each trial is killed above it, and the recommendation is the fastest config under it. "
+        "Empty = 80% of available RAM.",
     )
     base = TrialConfig(
         dataset=folder,
@@ -48,13 +48,17 @@ with new_tab, user_errors():
         epochs=int(epochs),
         steps=int(steps) if steps else None,
         image_size=(int(side), int(side)),
+        memory_budget_bytes=int(budget_mib) * 1024 * 1024 if budget_mib else None,
     )
-    trials = sweep.expand(base, grid) if grid else []
-    seconds = sweep.estimate_seconds(trials) if trials else 0
+    invalid: list[dict] = []
+    trials = sweep.expand(base, grid, invalid=invalid) if grid else []
+    seconds = sweep.estimate_seconds(trials, store) if trials else 0
     st.info(
         f"{len(trials)} trial(s), about {ui.format_seconds(seconds)} one after another.",
         icon=":material/calculate:",
     )
+    for item in invalid:
+        st.caption(f"Skipped {item['options']}: {item['error']}")
     name = st.text_input("Sweep name", value=" × ".join(grid) or "sweep", key="sweep_name")
     if st.button(
         "Run sweep", type="primary", disabled=not trials, key="sweep_start", icon=":material/science:"
@@ -68,7 +72,6 @@ with new_tab, user_errors():
             name=f"sweep-{sweep_id}",
         ).start()
         st.session_state["sweep_id"] = sweep_id
-        st.session_state["sweep_budget_bytes"] = int(budget_mib) * 1024 * 1024 if budget_mib else None
         st.rerun()
 
 with stored_tab, user_errors():
@@ -88,59 +91,72 @@ with stored_tab, user_errors():
             key="sweep_open",
             index=list(labels).index(current) if current in labels else 0,
         )
-        st.session_state["sweep_id"] = chosen
+        if st.button("Open", key="sweep_open_button"):
+            st.session_state["sweep_id"] = chosen
 
 
-sweep_id = st.session_state.get("sweep_id")
-if sweep_id is None:
-    st.stop()
+def points_frame(result: dict) -> pd.DataFrame:
+    front_ids = {row["id"] for row in result["front"]}
+    return pd.DataFrame(
+        [
+            {
+                "id": row["id"],
+                "label": f"#{row['id']} "
+                + ", ".join(f"{k}={ui.format_value(v)}" for k, v in row["options"].items()),
+                "status": row["status"],
+                "peak_rss_bytes": row["peak_rss_bytes"],
+                "images_per_second": row["steady_images_per_second"] or row["images_per_second"],
+                "on_front": row["id"] in front_ids,
+            }
+            for row in result["rows"]
+        ],
+        columns=["id", "label", "status", "peak_rss_bytes", "images_per_second", "on_front"],
+    )
 
 
-@st.fragment(run_every=1.0)
-def sweep_view() -> None:
+def sweep_view(sweep_id: int) -> None:
     with user_errors():
-        info = store.get_sweep(sweep_id)
-        rows = store.sweep_runs(sweep_id)
-        total = len(list(itertools.product(*info["grid"].values()))) or len(rows)
-        finished = int(rows["status"].isin(tuple(ui.FINISHED_STATUSES)).sum())
-        st.subheader(f"Sweep #{sweep_id}: {info.get('name')}")
+        result = sweep.sweep_result(store, sweep_id)
+        if result["status"] not in LIVE and st.session_state.get("sweep_was_live"):
+            st.session_state["sweep_was_live"] = False
+            st.rerun(scope="app")  # finished: stop the one-second refresh
+        total = (store.get_sweep(sweep_id).get("summary") or {}).get("trials") or len(result["rows"])
+        finished = sum(1 for row in result["rows"] if row["status"] in ui.FINISHED_STATUSES)
+        st.subheader(f"Sweep #{sweep_id}: {result['name']}")
         st.progress(
-            finished / max(total, 1), text=f"{finished} of {total} trials finished · sweep {info['status']}"
+            finished / max(total, 1), text=f"{finished} of {total} trials finished · sweep {result['status']}"
         )
-        points = sweep_points(rows)
-        budget = st.session_state.get("sweep_budget_bytes") or (info.get("summary") or {}).get(
-            "memory_budget_bytes"
+        points = points_frame(result)
+        best = result["recommendation"]
+        budget = (best or {}).get("memory_budget_bytes")
+        plot(
+            charts.pareto_figure(points, budget_bytes=budget, recommended_id=(best or {}).get("id")),
+            key="sweep_pareto",
         )
-        best = sweep.recommend(points.to_dict("records"), budget) if not points.empty else None
-        best_id = best["id"] if best else None
-        plot(charts.pareto_figure(points, budget_bytes=budget, recommended_id=best_id), key="sweep_pareto")
         if best:
-            run = store.get_run(int(best_id))
             st.success(
-                f"**Recommended: {ui.run_label(run)}**: {ui.format_rate(best['images_per_second'])} "
-                f"at a peak of {ui.format_bytes(best['peak_rss_bytes'])}.",
+                f"**Recommended: {points.set_index('id').loc[best['id'], 'label']}**  \n{best['reason']}",
                 icon=":material/star:",
             )
-            if run.get("snippet"):
-                st.code(run["snippet"], language="python")
-        st.dataframe(points.drop(columns=["on_front"], errors="ignore"), hide_index=True, width="stretch")
+            if best.get("snippet"):
+                st.code(best["snippet"], language="python")
+        elif finished:
+            st.warning("No finished trial qualifies for a recommendation yet.")
+        table = points.assign(
+            peak=points["peak_rss_bytes"].map(ui.format_bytes),
+            throughput=points["images_per_second"].map(ui.format_rate),
+        )
+        st.dataframe(
+            table[["id", "label", "status", "peak", "throughput", "on_front"]],
+            hide_index=True,
+            width="stretch",
+        )
 
 
-def sweep_points(rows: pd.DataFrame) -> pd.DataFrame:
-    done = rows[rows["status"] == "completed"].dropna(subset=["peak_rss_bytes", "images_per_second"])
-    points = pd.DataFrame(
-        {
-            "id": done["id"].astype(int),
-            "label": [ui.run_label(store.get_run(int(i))) for i in done["id"]],
-            "peak_rss_bytes": done["peak_rss_bytes"],
-            "images_per_second": done["images_per_second"],
-        }
-    )
-    front = (
-        {int(p["id"]) for p in sweep.pareto_front(points.to_dict("records"))} if not points.empty else set()
-    )
-    points["on_front"] = points["id"].isin(front)
-    return points
-
-
-sweep_view()
+LIVE = ("created", "running")
+if st.session_state.get("sweep_id") is not None:
+    sweep_id = int(st.session_state["sweep_id"])
+    with user_errors():
+        live = store.get_sweep(sweep_id)["status"] in LIVE
+        st.session_state["sweep_was_live"] = live
+        st.fragment(sweep_view, run_every=1.0 if live else None)(sweep_id)

@@ -152,3 +152,23 @@ def test_run_flow_with_the_fake_worker(home, monkeypatch):
     assert not at.exception
     assert any(f"Run #{run_id}" in m.value for m in at.markdown)
     assert "Leak verdict" in [m.label for m in at.metric]
+
+
+def test_sweep_flow_with_the_fake_worker(home, monkeypatch):
+    monkeypatch.setenv("DIAG_TEST_WORKER", str(FAKE_WORKER))
+    at = app_at("pages/sweep.py")
+    at.multiselect(key="sweep_grid_batch_size").set_value([16, 32]).run()
+    assert any("2 trial(s)" in i.value for i in at.info)
+    at.button(key="sweep_start").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    store = Store(home)
+    sweep_id = int(store.list_sweeps()["id"].iloc[0])
+    deadline = time.monotonic() + 90
+    while store.get_sweep(sweep_id)["status"] in ("created", "running") and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert store.get_sweep(sweep_id)["status"] == "completed"
+    at.run()
+    assert not at.exception
+    pareto = next(s for s in figures(at) if s["layout"]["title"]["text"] == "Peak memory vs throughput")
+    assert any(t["name"] == "Pareto front" for t in pareto["data"])
+    assert any("Recommended" in s.value for s in at.success)
