@@ -11,7 +11,8 @@ Every event has ``kind`` and ``t`` (``time.monotonic()``: one clock for both pro
                  batched: at most about 4 per second, plus one at the end of each epoch
     epoch_end    epoch, images, seconds, rss_bytes, loss (fit), accuracy (fit),
                  gpu_current_bytes, gpu_peak_bytes (only when a GPU is visible)
-    gc           epoch, collections [g0, g1, g2], pause_seconds   (sent just after epoch_end)
+    gc           epoch, collections [g0, g1, g2], pause_seconds   (sent just after epoch_end),
+                 times (monotonic start of each collection in the epoch, at most 1000)
     gpu_memory   epoch, device, current_bytes, peak_bytes        (only when a GPU is visible)
     done         vmhwm_bytes (VmHWM read just before exit), rss_bytes
     error        type, message, file (the offending file when known, else null), traceback

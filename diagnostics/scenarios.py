@@ -614,6 +614,28 @@ def coincident(times: list[float], gc_times: list[float], window: float = COINCI
     return sum(1 for t in times if any(abs(t - g) <= window for g in gc_times))
 
 
+def covered_fraction(
+    gc_times: list[float], start: float, end: float, window: float = COINCIDENCE_SECONDS
+) -> float:
+    """Share of [start, end] within ``window`` of a GC time: the chance a random line "coincides"."""
+    if end <= start or not gc_times:
+        return 0.0
+    covered, reach = 0.0, start
+    for g in sorted(gc_times):
+        lo, hi = max(g - window, reach), min(g + window, end)
+        if hi > lo:
+            covered += hi - lo
+            reach = hi
+    return min(covered / (end - start), 1.0)
+
+
+def _run_span(trial: dict[str, Any], times: list[float]) -> tuple[float, float] | None:
+    summary = _summary(trial)
+    if summary.get("t_ready") is not None and summary.get("duration_seconds"):
+        return summary["t_ready"], summary["t_ready"] + summary["duration_seconds"]
+    return (min(times), max(times)) if len(times) >= 2 else None
+
+
 def _log_lines_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) -> Verdict:
     merged: dict[tuple[str, str | None], dict[str, Any]] = {}
     granularity = set()
@@ -621,6 +643,9 @@ def _log_lines_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) ->
         gc_times, per_collection = _gc_times(trial)
         if gc_times:
             granularity.add("collection" if per_collection else "epoch")
+        all_times = gc_times + [float(t) for g in trial.get("log_groups") or [] for t in g.get("times") or []]
+        span = _run_span(trial, all_times)
+        chance = covered_fraction(gc_times, *span) if span else 0.0
         for group in trial.get("log_groups") or []:
             key = (group.get("template"), group.get("source"))
             entry = merged.setdefault(
@@ -633,6 +658,7 @@ def _log_lines_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) ->
                     "reference": group.get("reference"),
                     "count": 0,
                     "near_gc": 0,
+                    "near_gc_by_chance": 0.0,
                     "timed": 0,
                     "runs": [],
                 },
@@ -641,6 +667,7 @@ def _log_lines_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) ->
             entry["count"] += int(group.get("count") or 0)
             entry["timed"] += len(times)
             entry["near_gc"] += coincident(times, gc_times)
+            entry["near_gc_by_chance"] += chance * len(times)
             entry["runs"].append(trial["label"])
     groups = sorted(merged.values(), key=lambda g: (-g["count"], str(g["template"])))
     repeated = [g for g in groups if g["count"] >= 2]
@@ -656,6 +683,7 @@ def _log_lines_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) ->
         return Verdict("No run finished, so there are no logs to triage." + _not_measured(trials), metric)
     if not groups:
         return Verdict("These runs printed no log lines at all." + _not_measured(trials), metric)
+    ms = f"{COINCIDENCE_SECONDS * 1000:.0f} ms"
 
     def describe(g: dict[str, Any]) -> str:
         what = (
@@ -663,42 +691,45 @@ def _log_lines_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) ->
             if g["known"]
             else "no verified source"
         )
-        near = f"{g['near_gc']} of {g['timed']} within {COINCIDENCE_SECONDS * 1000:.0f} ms of a GC event"
-        return f"'{_short(g['template'])}' x{g['count']}: {what}; {near}"
+        return f"'{_short(g['template'])}' x{g['count']}: {what}; {g['near_gc']} of {g['timed']} within {ms} of a GC event"
 
     shown = repeated[:6]
     text = (
         f"{len(groups)} log templates in {sum(1 for t in trials if t.get('log_groups'))} run(s): "
         f"{metric['known']} known, {metric['unknown']} with no verified source; {len(repeated)} repeated. "
     )
-    if shown:
-        text += "Repeated: " + "; ".join(describe(g) for g in shown)
-        if len(repeated) > len(shown):
-            text += f"; and {len(repeated) - len(shown)} more"
-        text += ". "
-        near = sum(g["near_gc"] for g in repeated)
-        timed = sum(g["timed"] for g in repeated)
-        share = near / timed if timed else 0.0
-        metric["repeated_near_gc_share"] = share
-        if not granularity:
-            text += "No GC events were recorded, so timing against collections cannot be judged."
-        else:
-            verdict = (
-                "mostly coincide" if share >= 0.5 else ("partly coincide" if near else "do not coincide")
-            )
-            text += (
-                f"Their times {verdict} with garbage collections ({near} of {timed} lines within "
-                f"{COINCIDENCE_SECONDS * 1000:.0f} ms)"
-            )
-            if granularity == {"epoch"}:
-                text += (
-                    "; GC is reported once per epoch, just after the epoch ends, so a coincidence here means "
-                    "the line came at an epoch boundary, not that a collection printed it"
-                )
-            text += "."
+    if not shown:
+        return Verdict(text + "No line repeated." + _not_measured(trials), metric, None)
+    text += "Repeated: " + "; ".join(describe(g) for g in shown)
+    if len(repeated) > len(shown):
+        text += f"; and {len(repeated) - len(shown)} more"
+    text += ". "
+    near = sum(g["near_gc"] for g in repeated)
+    timed = sum(g["timed"] for g in repeated)
+    expected = sum(g["near_gc_by_chance"] for g in repeated)
+    metric.update(repeated_near_gc=near, repeated_timed=timed, repeated_near_gc_by_chance=expected)
+    if not granularity:
+        text += "No GC events were recorded, so timing against collections cannot be judged."
+        return Verdict(text + _not_measured(trials), metric, None)
+    # "Coincide" must beat chance: with frequent collections any line is near one.
+    if near == 0:
+        answer = "do not coincide with garbage collections"
+    elif near > 2 * expected and near >= 0.5 * timed:
+        answer = "coincide with garbage collections"
+    elif near > 2 * expected:
+        answer = "partly coincide with garbage collections"
     else:
-        text += "No line repeated."
-    return Verdict(text + _not_measured(trials), metric, None)
+        answer = "coincide with garbage collections no more often than chance"
+    text += (
+        f"Their times {answer}: {near} of {timed} lines within {ms} of one, against {expected:.1f} expected "
+        "by chance from how much of the run lies that close to a collection"
+    )
+    if granularity == {"epoch"}:
+        text += (
+            "; GC is reported once per epoch, just after the epoch ends, so a coincidence here means "
+            "the line came at an epoch boundary, not that a collection printed it"
+        )
+    return Verdict(text + "." + _not_measured(trials), metric, None)
 
 
 def _short(text: Any, limit: int = 70) -> str:

@@ -35,6 +35,7 @@ __all__ = ["GcStats", "StepReporter", "gpu_memory", "main", "offending_file", "r
 FAULT_ENV = "DIAG_TEST_FAULT"
 SNIPPET_FILENAME = "<diagnostics snippet>"
 STEP_INTERVAL_SECONDS = 0.25  # at most ~4 step events per second
+GC_TIMES_PER_EPOCH = 1000  # collection start times kept per epoch (for log-vs-GC timing); bounds the event
 PARENT_POLL_SECONDS = 0.5
 _IMAGE_PATH = re.compile(r"(/[^\s'\"]+\.(?:jpe?g|png|gif|bmp))", re.IGNORECASE)
 
@@ -95,12 +96,16 @@ class GcStats:
     def __init__(self) -> None:
         self.collections = [0, 0, 0]
         self.pause_seconds = 0.0
+        self.times: list[float] = []  # monotonic start of each collection, to set log lines against
+        self.taken_times: list[float] = []
         self._started: float | None = None
         gc.callbacks.append(self._on_gc)
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
+            if len(self.times) < GC_TIMES_PER_EPOCH:
+                self.times.append(time.monotonic())
         elif self._started is not None:
             self.pause_seconds += time.perf_counter() - self._started
             self._started = None
@@ -111,6 +116,7 @@ class GcStats:
     def take(self) -> tuple[list[int], float]:
         collections, pause = self.collections, self.pause_seconds
         self.collections, self.pause_seconds = [0, 0, 0], 0.0
+        self.taken_times, self.times = self.times, []
         return collections, pause
 
 
@@ -169,7 +175,9 @@ class EpochTracker:
             fields["gpu_peak_bytes"] = gpu["peak_bytes"]
         self.events.emit("epoch_end", **fields)
         collections, pause_seconds = self.gc.take()
-        self.events.emit("gc", epoch=epoch, collections=collections, pause_seconds=pause_seconds)
+        self.events.emit(
+            "gc", epoch=epoch, collections=collections, pause_seconds=pause_seconds, times=self.gc.taken_times
+        )
         if gpu is not None:
             self.events.emit("gpu_memory", epoch=epoch, **gpu)
 

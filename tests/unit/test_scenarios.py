@@ -327,14 +327,30 @@ def test_log_lines_verdict_known_unknown_and_gc_timing():
     assert "2 log templates in 1 run(s): 1 known, 1 with no verified source; 2 repeated" in text
     assert "'Cleanup called...' x4: no verified source; 0 of 4 within 50 ms" in text
     assert "x3: known (local_rendezvous.cc, benign); 2 of 3 within 50 ms of a GC event" in text
-    assert "partly coincide with garbage collections (2 of 7 lines within 50 ms)" in text
+    # Chance: the windows cover 0.25 s of the 2.7 s the lines span, so 7 x 0.093 = 0.6 lines expected.
+    assert (
+        "partly coincide with garbage collections: 2 of 7 lines within 50 ms of one, against 0.6 expected"
+        in text
+    )
     assert "GC is reported once per epoch" in text
     assert verdict.better is None
     # Per-collection GC times from the worker change the answer (and drop the per-epoch caveat).
     per_collection = [{"t": t0 + 3.5, "epoch": 0, "times": [t0 + 0.51, t0 + 1.49, t0 + 2.5, t0 + 2.91]}]
     other = judge("log_lines", [trial("tf.data", log_groups=[rendezvous, mystery], gc_events=per_collection)])
-    assert "4 of 4 within 50 ms" in other.text and "mostly coincide" in other.text
+    assert "4 of 4 within 50 ms" in other.text
+    assert "Their times coincide with garbage collections: 4 of 7 lines" in other.text
     assert "once per epoch" not in other.text
+    # Collections every 40 ms cover the whole run: every line is "near" one, which proves nothing.
+    frequent = [{"t": t0 + 3.5, "epoch": 0, "times": [t0 + 0.04 * i for i in range(100)]}]
+    busy = judge("log_lines", [trial("tf.data", log_groups=[rendezvous, mystery], gc_events=frequent)])
+    assert "no more often than chance: 7 of 7 lines" in busy.text
+
+
+def test_covered_fraction_merges_overlapping_windows():
+    assert scenarios.covered_fraction([5.0], 0.0, 10.0) == pytest.approx(0.01)
+    assert scenarios.covered_fraction([5.0, 5.02], 0.0, 10.0) == pytest.approx(0.012)
+    assert scenarios.covered_fraction([0.0], 0.0, 1.0) == pytest.approx(0.05)
+    assert scenarios.covered_fraction([], 0.0, 1.0) == 0.0
 
 
 def test_log_lines_merges_groups_across_runs_and_handles_no_gc():
