@@ -126,7 +126,7 @@ class StepReporter:
     def __init__(self, events: EventWriter, interval_seconds: float = STEP_INTERVAL_SECONDS) -> None:
         self.events = events
         self.interval_seconds = interval_seconds
-        self._last_emit = 0.0
+        self._last_emit = float("-inf")  # the first step is always reported
         self._pending: tuple[int, int, int] | None = None
 
     def step(self, epoch: int, step: int, images: int) -> None:
