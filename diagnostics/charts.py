@@ -211,9 +211,16 @@ def memory_throughput_figure(
                 col=1,
             )
     x_range = [float(x.min()), float(x.max())]
+    top_bytes = max(float(frame["rss_bytes"].max()), float(baseline_bytes or 0), float(peak_bytes or 0))
+    # A budget far above the run (80% of RAM by default) would squash the curves to the floor:
+    # keep it in the legend with its value, and draw it only when it is near the data.
+    budget_on_chart = bool(budget_bytes) and budget_bytes <= 1.6 * top_bytes
+    budget_name = "memory budget"
+    if budget_bytes and not budget_on_chart:
+        budget_name = f"memory budget {budget_bytes / MIB:,.0f} MiB (above the chart)"
     for value, name, colour, dash in (
         (baseline_bytes, "baseline (RSS at ready)", BASELINE_COLOUR, "dash"),
-        (budget_bytes, "memory budget", BUDGET_COLOUR, "dashdot"),
+        (budget_bytes, budget_name, BUDGET_COLOUR, "dashdot"),
     ):
         if value:
             fig.add_trace(
@@ -285,7 +292,8 @@ def memory_throughput_figure(
             col=1,
         )
     _add_epoch_marks(fig, epoch_marks(events, t0))
-    fig.update_yaxes(title_text="memory: tree RSS (MiB)", rangemode="tozero", row=1, col=1)
+    shown_top = max(top_bytes, float(budget_bytes)) if budget_on_chart else top_bytes
+    fig.update_yaxes(title_text="memory: tree RSS (MiB)", range=[0, shown_top * 1.08 / MIB], row=1, col=1)
     fig.update_yaxes(title_text="throughput (images/s)", rangemode="tozero", row=2, col=1)
     fig.update_xaxes(title_text="seconds since ready (s)", row=2, col=1)
     _layout(fig, height=height, title=title)
@@ -456,7 +464,20 @@ def pareto_figure(
                 hovertemplate="recommended: %{text}<extra></extra>",
             )
         )
-    if budget_bytes:
+    max_peak = float(frame["peak_rss_bytes"].max())
+    if budget_bytes and budget_bytes > 1.6 * max_peak:
+        # Far to the right of every trial: say so instead of squashing the points into a corner.
+        fig.add_annotation(
+            x=1,
+            y=1,
+            xref="paper",
+            yref="paper",
+            text=f"memory budget {budget_bytes / MIB:,.0f} MiB: every trial is well below it",
+            showarrow=False,
+            xanchor="right",
+            font=dict(color=BUDGET_COLOUR),
+        )
+    elif budget_bytes:
         fig.add_vline(x=budget_bytes / MIB, line=dict(color=BUDGET_COLOUR, width=1.5, dash="dashdot"))
         fig.add_annotation(
             x=budget_bytes / MIB,

@@ -118,7 +118,15 @@ with user_errors():
         st.session_state["hist_pending_delete"] = selected
     if st.session_state.get("hist_pending_delete"):
         confirm_delete(st.session_state["hist_pending_delete"])
-    if 1 <= len(selected) <= 6:
+    if not 1 <= len(selected) <= 6:
+        d.button(
+            "HTML report",
+            disabled=True,
+            key="hist_report_off",
+            icon=":material/description:",
+            help="Select 1 run for its report, or 2 to 6 for a comparison.",
+        )
+    else:
         d.download_button(
             "HTML report" if len(selected) == 1 else "HTML comparison report",
             data=lambda: render_html(store, selected),

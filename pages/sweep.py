@@ -139,7 +139,8 @@ def sweep_view(sweep_id: int) -> None:
                 icon=":material/star:",
             )
             if best.get("snippet"):
-                st.code(best["snippet"], language="python")
+                with st.expander("Code of the recommended pipeline (copy button at the top right)"):
+                    st.code(best["snippet"], language="python")
         elif finished:
             st.warning("No finished trial qualifies for a recommendation yet.")
         table = points.assign(

@@ -116,3 +116,12 @@ def test_html_report_is_self_contained(tmp_path):
     assert "Comparison of runs" in comparison and "class='differs'" in comparison
     fig_json = pio.to_json(charts.memory_throughput_figure(store.samples(ids[0]), store.events(ids[0])))
     assert json.loads(fig_json)["data"]
+
+
+def test_a_budget_far_above_the_run_stays_off_the_axis():
+    samples, events = run_frames()
+    fig = charts.memory_throughput_figure(samples, events, budget_bytes=28_000 * MIB)
+    assert fig.layout.yaxis.range[1] < 2000  # MiB: the curves keep the height of the panel
+    assert _trace(fig, "memory budget").name == "memory budget 28,000 MiB (above the chart)"
+    fig = charts.memory_throughput_figure(samples, events, budget_bytes=1200 * MIB)
+    assert fig.layout.yaxis.range[1] >= 1200

@@ -7,6 +7,7 @@ and share it (the trial's run is what Compare and History show). Screenshots go 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -34,6 +35,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
+FINISHED = re.compile("Completed|Failed|Killed|Timed out|Cancelled|Interrupted")
 
 
 def _free_port() -> int:
@@ -157,7 +159,9 @@ def test_real_trial_from_the_browser_shows_figure_and_findings(page):
     set_number(page, "Image width (px)", 64)
     expect(page.get_by_text("550 images in 5 classes", exact=False)).to_be_visible()
     page.get_by_role("button", name="Run", exact=True).click()
-    expect(page.get_by_text("Completed", exact=False).first).to_be_visible(timeout=180_000)
+    status = page.get_by_test_id("stMarkdown").filter(has_text=re.compile(r"Run #\d+ ·"))
+    expect(status.filter(has_text=FINISHED).first).to_be_visible(timeout=180_000)
+    expect(status.first).to_contain_text("Completed")
     chart = page.get_by_test_id("stPlotlyChart").first
     expect(chart).to_be_visible()
     expect(chart.get_by_text("RSS total")).to_be_visible()
