@@ -68,8 +68,11 @@ def test_peak_is_the_workers_vmhwm_and_baseline_is_below_it(three_epochs):
     assert summary["peak_rss_bytes"] == done["vmhwm_bytes"]
     assert summary["baseline_rss_bytes"] == ready["rss_bytes"]
     assert 0 < summary["baseline_rss_bytes"] <= summary["peak_rss_bytes"]
-    # The kernel's high-water mark can only be at or above any RSS the sampler saw of the worker.
-    assert store.samples(doc["run_id"])["main_rss_bytes"].max() <= summary["peak_rss_bytes"]
+    # VmHWM is the kernel's high-water mark of the worker's RSS. The kernel updates it lazily
+    # (per-thread RSS counters are folded in late, and some unmapping paths skip the update), so a
+    # sample can read a few hundred KiB above it: measured 0.07% above on this box. Allow 1%.
+    sampled_max = store.samples(doc["run_id"])["main_rss_bytes"].max()
+    assert sampled_max <= summary["peak_rss_bytes"] * 1.01
 
 
 def test_sampling_keeps_20_per_second_and_the_store_has_everything(three_epochs):
