@@ -7,6 +7,7 @@ figure reported is the median of per-pair ratios (or exact differences) with min
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -102,6 +103,19 @@ def sampler_overhead(ctx: Context) -> dict[str, Any]:
         "sampled_images_per_second": spread([t.steady_images_per_second for t in sampled]),
         "off_images_per_second": spread([t.steady_images_per_second for t in off]),
         "samples_per_second": spread([t.samples / t.wall_seconds for t in sampled]),
+        # The cause, without the noise of throughput: the runner's CPU per second of trial with
+        # the sampler on minus off, as a share of the machine's cores.
+        "sampler_cpu_share_of_machine": spread(
+            [
+                (s.runner_cpu_seconds / s.wall_seconds - o.runner_cpu_seconds / o.wall_seconds)
+                / (os.cpu_count() or 1)
+                for s, o in zip(sampled, off, strict=True)
+            ]
+        ),
+        "runner_cpu_seconds_per_second": {
+            "sampled": spread([t.runner_cpu_seconds / t.wall_seconds for t in sampled]),
+            "off": spread([t.runner_cpu_seconds / t.wall_seconds for t in off]),
+        },
         "run_ids": {"sampled": [t.run_id for t in sampled], "off": [t.run_id for t in off]},
     }
 
@@ -135,7 +149,9 @@ def peak_fidelity(ctx: Context) -> dict[str, Any]:
         "vmhwm_bytes": trial.vmhwm_bytes,
         "kernel_maxrss_bytes": kernel,
         "peak_error_bytes": trial.peak_rss_bytes - trial.vmhwm_bytes,
+        # Both below include interpreter teardown after `done` (a few hundred KiB on this stack).
         "peak_minus_kernel_maxrss_bytes": trial.peak_rss_bytes - kernel,
+        "last_sampled_vmhwm_bytes": trial.last_sampled_vmhwm_bytes,
         "sampled_max_rss_bytes": trial.sampled_max_rss_bytes,
         "sampled_peak_fraction": _ratio(trial.sampled_max_rss_bytes, trial.vmhwm_bytes),
         "samples": trial.samples,
@@ -174,7 +190,7 @@ def mprof_comparison(ctx: Context) -> dict[str, Any]:
     from diagnostics import snippet
 
     p = ctx.profile
-    config = ctx.base.replace(epochs=p.overhead_epochs)
+    config = ctx.base.replace(epochs=p.mprof_epochs)
     script = ctx.workdir / "trial_snippet.py"
     script.write_text(snippet.render(config, ctx.scan), encoding="utf-8")
     mprof = _mprof_exe()
@@ -230,7 +246,7 @@ def sweep_and_fixed_cost(ctx: Context) -> dict[str, Any]:
 
     p = ctx.profile
     grid = p.sweep_grid if p.sweep_grid is not None else sweep.DEFAULT_GRID
-    base = ctx.base.replace(epochs=p.grid_epochs)
+    base = ctx.base  # the product's default trial (3 epochs) on the dataset
     configs = sweep.expand(base, grid)
     started = time.monotonic()
     sweep_id = sweep.run_sweep(ctx.store, base, grid, "bench: default sweep")
@@ -243,7 +259,12 @@ def sweep_and_fixed_cost(ctx: Context) -> dict[str, Any]:
         return ctx.run(short)
 
     def bare_import():
-        return timed_run([sys.executable, "-c", "import tensorflow"], log=ctx.workdir / "import.stderr")
+        # Spawn until the import is done, like the worker's spawn-to-`ready` (one monotonic clock
+        # for both processes on Linux); process teardown after the import is not part of either.
+        started = time.monotonic()
+        code = "import tensorflow, time; print(time.monotonic())"
+        out = timed_run([sys.executable, "-c", code], log=ctx.workdir / "import.stderr")
+        return float(out.stdout.strip().splitlines()[-1]) - started
 
     ours, bares = alternate([trial_to_ready, bare_import], p.fixed_pairs)
     return {
@@ -252,10 +273,8 @@ def sweep_and_fixed_cost(ctx: Context) -> dict[str, Any]:
         "sweep_seconds": sweep_seconds,
         "sweep_seconds_per_trial": sweep_seconds / max(len(configs), 1),
         "trial_fixed_seconds": spread([t.fixed_seconds for t in ours]),
-        "bare_import_seconds": spread([b.wall_seconds for b in bares]),
-        "trial_fixed_ratio": spread(
-            [_ratio(t.fixed_seconds, b.wall_seconds) for t, b in zip(ours, bares, strict=True)]
-        ),
+        "bare_import_seconds": spread(bares),
+        "trial_fixed_ratio": spread([_ratio(t.fixed_seconds, b) for t, b in zip(ours, bares, strict=True)]),
         "one_step_trial_wall_seconds": spread([t.wall_seconds for t in ours]),
     }
 

@@ -44,25 +44,26 @@ class Profile:
     image_size: tuple[int, int] = (128, 128)
     # 1. sampler overhead: alternated pairs (sampled at 50 Hz, sampler off) of one trial
     overhead_pairs: int = 5
-    overhead_epochs: int = 6
+    overhead_epochs: int = 15  # ~0.4 s each on sample_data: long enough steady time per trial
     # 2. peak fidelity on a spiky trial: the whole dataset in one batch at a larger image size
     spike_image_size: tuple[int, int] = (192, 192)
     spike_epochs: int = 2
     # 3. mprof vs bare vs ours, rotated rounds
     mprof_rounds: int = 2
+    mprof_epochs: int = 5
     mprof_interval_seconds: float = 0.02  # 50 Hz, the rate our sampler runs at
     # 4. default sweep wall time; fixed cost per trial against a bare `import tensorflow`
     fixed_pairs: int = 3
     sweep_grid: dict[str, list[Any]] | None = None  # None: diagnostics.sweep.DEFAULT_GRID
     # 5. recommendation quality: grid once, then the leaders re-measured in alternated rounds
     grid: list[tuple[str, dict[str, list[Any]]]] = field(default_factory=lambda: QUICK_GRID)
-    grid_epochs: int = 3
+    grid_epochs: int = 5  # 4 steady epochs: a single grid run is still noisy, hence re-measuring
     remeasure_rounds: int = 2
     remeasure_max_candidates: int = 4
     remeasure_within: float = 0.80  # re-measure every config within 20% of the grid's first best
     # 6. decode limit: alternated pairs (in-memory limit, best no-cache loader)
     decode_pairs: int = 2
-    decode_epochs: int = 4
+    decode_epochs: int = 8
     steps: int | None = None  # steps per epoch for every trial; None = the whole dataset
 
 
@@ -72,6 +73,7 @@ PROFILES = {
         image_size=(32, 32),
         overhead_pairs=1,
         overhead_epochs=2,
+        mprof_epochs=2,
         spike_image_size=(64, 64),
         spike_epochs=1,
         mprof_rounds=1,
@@ -90,13 +92,13 @@ PROFILES = {
     "full": Profile(
         name="full",
         overhead_pairs=7,
-        overhead_epochs=8,
+        overhead_epochs=20,
         mprof_rounds=3,
         fixed_pairs=5,
         grid=FULL_GRID,
         remeasure_rounds=3,
         remeasure_max_candidates=6,
         decode_pairs=3,
-        decode_epochs=5,
+        decode_epochs=10,
     ),
 }

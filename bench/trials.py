@@ -27,12 +27,14 @@ class Trial:
     config: TrialConfig
     sampled: bool
     wall_seconds: float  # run_trial call to return: queue, spawn, trial, analysis, store
+    runner_cpu_seconds: float | None  # CPU the runner side (sampler, readers, store) used meanwhile
     fixed_seconds: float | None  # worker spawn until its `ready` event (imports included)
     steady_images_per_second: float | None
     images_per_second: float | None
     peak_rss_bytes: int | None  # what the product reports
     vmhwm_bytes: int | None  # the worker's own VmHWM from its `done` event
-    sampled_max_rss_bytes: int | None  # highest main-process RSS among the samples
+    sampled_max_rss_bytes: int | None  # highest main-process RSS sampled until `done`
+    last_sampled_vmhwm_bytes: int | None  # VmHWM of the last sample, after `done` (teardown)
     samples: int
 
 
@@ -53,15 +55,26 @@ def run(config: TrialConfig, store: Store, *, sample: bool = True) -> Trial:
     from diagnostics import runner
 
     started = time.monotonic()
+    cpu_started = time.process_time()  # this process, all threads: what running the trial costs here
     if sample:
         run_id = runner.run_trial(config, store)
     else:
         run_id = runner.run_trial(config, store, sample=False)
-    return read(run_id, config, store, wall_seconds=time.monotonic() - started, sampled=sample)
+    wall_seconds = time.monotonic() - started
+    cpu_seconds = time.process_time() - cpu_started
+    return read(
+        run_id, config, store, wall_seconds=wall_seconds, sampled=sample, runner_cpu_seconds=cpu_seconds
+    )
 
 
 def read(
-    run_id: int, config: TrialConfig, store: Store, *, wall_seconds: float, sampled: bool = True
+    run_id: int,
+    config: TrialConfig,
+    store: Store,
+    *,
+    wall_seconds: float,
+    sampled: bool = True,
+    runner_cpu_seconds: float | None = None,
 ) -> Trial:
     """The numbers of a stored trial; BenchError unless it completed."""
     doc = store.run_json(run_id)
@@ -76,7 +89,11 @@ def read(
     done = events[events["kind"] == "done"]
     vmhwm = int(done.iloc[-1]["data"]["vmhwm_bytes"]) if len(done) else None
     samples = store.samples(run_id)
-    sampled_max = int(samples["main_rss_bytes"].max()) if len(samples) else None
+    # The worker reads VmHWM for `done` just before it exits; interpreter teardown after that still
+    # touches memory, so samples taken after `done` belong to teardown, not to the pipeline.
+    during = samples[samples["t"] <= done.iloc[-1]["t"]] if len(done) else samples
+    sampled_max = int(during["main_rss_bytes"].max()) if len(during) else None
+    last_vmhwm = samples["vmhwm_bytes"].dropna()
     fixed = None
     if run_row.get("t_started") is not None and run_row.get("t_ready") is not None:
         fixed = float(run_row["t_ready"]) - float(run_row["t_started"])
@@ -85,11 +102,15 @@ def read(
         config=config,
         sampled=sampled,
         wall_seconds=wall_seconds,
+        runner_cpu_seconds=runner_cpu_seconds,
         fixed_seconds=fixed,
-        steady_images_per_second=steady_images_per_second(summary.get("epochs") or []),
+        # The product's own figure (what the recommender ranks by), else the same rule recomputed.
+        steady_images_per_second=summary.get("steady_images_per_second")
+        or steady_images_per_second(summary.get("epochs") or []),
         images_per_second=summary.get("images_per_second"),
         peak_rss_bytes=summary.get("peak_rss_bytes"),
         vmhwm_bytes=vmhwm,
         sampled_max_rss_bytes=sampled_max,
+        last_sampled_vmhwm_bytes=int(last_vmhwm.iloc[-1]) if len(last_vmhwm) else None,
         samples=len(samples),
     )
