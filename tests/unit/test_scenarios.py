@@ -262,7 +262,10 @@ def test_fit_growth_verdict_quotes_slopes_and_noise_bands():
             trial("loop that keeps references", rates=rates, leak=_leak(5.0, 9.0, False)),
         ],
     )
-    assert none_grow.text.startswith("No trial here climbs") and "+5.0 MiB/epoch" in none_grow.text
+    assert (
+        none_grow.text.startswith("No trial here climbs every epoch: all stay under")
+        and "+5.0 MiB/epoch" in none_grow.text
+    )
 
 
 def test_dtype_size_verdict_says_which_saved():
@@ -299,7 +302,7 @@ def test_coincidence_window_is_50_ms():
     assert scenarios.coincident([1.0], []) == 0
 
 
-def _group(template, count, times, known, source=None, benign=None):
+def _group(template, count, times, known, source=None, benign=None, before_epochs=0, per_epoch=None):
     return {
         "template": template,
         "count": count,
@@ -307,6 +310,8 @@ def _group(template, count, times, known, source=None, benign=None):
         "known": known,
         "source": source,
         "benign": benign,
+        "before_epochs": before_epochs,
+        "per_epoch": per_epoch or [],
     }
 
 
@@ -319,14 +324,24 @@ def test_log_lines_verdict_known_unknown_and_gc_timing():
         True,
         "local_rendezvous.cc",
         True,
+        per_epoch=[1, 1, 1],
     )
     mystery = _group("Cleanup called...", 4, [t0 + 0.5, t0 + 1.5, t0 + 2.5, t0 + 2.9], False, "some_op.cc")
+    startup = _group(
+        "oneDNN custom operations are on", 2, [t0 - 5, t0 - 4], True, "port.cc", True, before_epochs=2
+    )
     gc_events = [{"t": t0 + 1.02, "epoch": 0}, {"t": t0 + 2.03, "epoch": 1}, {"t": t0 + 3.2, "epoch": 2}]
-    verdict = judge("log_lines", [trial("tf.data", log_groups=[rendezvous, mystery], gc_events=gc_events)])
+    groups = [rendezvous, mystery, startup]
+    verdict = judge("log_lines", [trial("tf.data", log_groups=groups, gc_events=gc_events)])
     text = verdict.text
-    assert "2 log templates in 1 run(s): 1 known, 1 with no verified source; 2 repeated" in text
+    assert text.startswith("3 log templates in 1 run(s): 2 known, 1 with no verified source.")
+    assert "1 repeat only at start-up, before epoch 1" in text
+    assert "'oneDNN custom operations are on' x2 (known (port.cc, benign))" in text
     assert "'Cleanup called...' x4: no verified source; 0 of 4 within 50 ms" in text
-    assert "x3: known (local_rendezvous.cc, benign); 2 of 3 within 50 ms of a GC event" in text
+    assert (
+        "x3 (1, 1, 1 per epoch in 'tf.data'): known (local_rendezvous.cc, benign); 2 of 3 within 50 ms of a GC event"
+        in text
+    )
     # Chance: the windows cover 0.25 s of the 2.7 s the lines span, so 7 x 0.093 = 0.6 lines expected.
     assert (
         "partly coincide with garbage collections: 2 of 7 lines within 50 ms of one, against 0.6 expected"
@@ -334,15 +349,16 @@ def test_log_lines_verdict_known_unknown_and_gc_timing():
     )
     assert "GC is reported once per epoch" in text
     assert verdict.better is None
+    assert verdict.metric["repeated_during_epochs"] == 2 and verdict.metric["repeated_at_startup"] == 1
     # Per-collection GC times from the worker change the answer (and drop the per-epoch caveat).
     per_collection = [{"t": t0 + 3.5, "epoch": 0, "times": [t0 + 0.51, t0 + 1.49, t0 + 2.5, t0 + 2.91]}]
-    other = judge("log_lines", [trial("tf.data", log_groups=[rendezvous, mystery], gc_events=per_collection)])
+    other = judge("log_lines", [trial("tf.data", log_groups=groups, gc_events=per_collection)])
     assert "4 of 4 within 50 ms" in other.text
     assert "Their times coincide with garbage collections: 4 of 7 lines" in other.text
     assert "once per epoch" not in other.text
     # Collections every 40 ms cover the whole run: every line is "near" one, which proves nothing.
     frequent = [{"t": t0 + 3.5, "epoch": 0, "times": [t0 + 0.04 * i for i in range(100)]}]
-    busy = judge("log_lines", [trial("tf.data", log_groups=[rendezvous, mystery], gc_events=frequent)])
+    busy = judge("log_lines", [trial("tf.data", log_groups=groups, gc_events=frequent)])
     assert "no more often than chance: 7 of 7 lines" in busy.text
 
 
@@ -362,6 +378,10 @@ def test_log_lines_merges_groups_across_runs_and_handles_no_gc():
     assert "'End of sequence' x5" in verdict.text
     assert verdict.metric["groups"][0]["runs"] == ["a", "b"]
     assert "No GC events were recorded" in verdict.text
+    only_startup = judge(
+        "log_lines", [trial("a", log_groups=[_group("x", 2, [1.0, 2.0], False, before_epochs=2)])]
+    )
+    assert only_startup.text.endswith("No line repeats during the epochs.")
 
 
 # -- the plumbing, against the FakeWorker --------------------------------------------------------------
