@@ -164,8 +164,10 @@ def print_run_summary(store, run_id: int, out=None) -> None:
         )
     if summary.get("leak_bytes_per_epoch") is not None:
         line("leak", f"{format_bytes(summary['leak_bytes_per_epoch'], signed=True)} per epoch")
+    if summary.get("duration_seconds") is not None:
+        line("duration", format_seconds(summary["duration_seconds"]))
     if summary.get("samples") is not None:
-        line("samples", f"{summary['samples']} over {format_seconds(summary.get('duration_seconds'))}")
+        line("samples", str(summary["samples"]))
     for finding in run.get("findings") or []:
         line("finding", f"[{finding.get('severity')}] {finding.get('title')}")
     bad = scan.get("bad_files") or []

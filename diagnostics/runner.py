@@ -517,7 +517,9 @@ class _Trial:
             tail = "\n".join(list(self.stderr_tail)[-10:])
             message = f"{message}\nlast stderr lines:\n{tail}"
         peak, peak_source = self.exact_peak_bytes()
-        result = _analyze(self.store, self.run_id, self.scan, peak, peak_source, self.budget_bytes)
+        result = _analyze(
+            self.store, self.run_id, self.scan, peak, peak_source, self.budget_bytes, status, message
+        )
         error = message
         if result.get("analysis_error"):
             error = "\n".join(m for m in (message, result["analysis_error"]) if m)
@@ -536,9 +538,17 @@ class _Trial:
 
 
 def _analyze(
-    store: Store, run_id: int, scan: Any, peak: int | None, peak_source: str, budget: int | None
+    store: Store,
+    run_id: int,
+    scan: Any,
+    peak: int | None,
+    peak_source: str,
+    budget: int | None,
+    status: str,
+    message: str | None,
 ) -> dict[str, Any]:
-    run = store.get_run(run_id)
+    # Analysis sees the run as it ended (the row still says "running" until the final update).
+    run = {**store.get_run(run_id), "status": status, "error": message}
     samples, events, logs = store.samples(run_id), store.events(run_id), store.logs(run_id)
     result: dict[str, Any]
     try:

@@ -93,6 +93,7 @@ def test_budget_kill_keeps_samples_and_says_when_and_how_big(store, config, monk
     run_id = run_trial(config.replace(memory_budget_bytes=budget), store)
     run = store.get_run(run_id)
     assert run["status"] == "killed_budget"
+    assert run["summary"]["status"] == "killed_budget"  # analysis saw the final status
     assert "memory budget exceeded" in run["error"] and "s after start" in run["error"]
     assert "budget 150.0 MiB" in run["error"]
     samples = store.samples(run_id)
