@@ -134,9 +134,18 @@ def throughput_frame(events: pd.DataFrame, t_ready: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _add_epoch_marks(fig: go.Figure, marks: list[tuple[float, int]]) -> None:
+def _add_epoch_marks(fig: go.Figure, marks: list[tuple[float, int]], x_span: float | None = None) -> None:
+    """Dotted lines at epoch starts with labels on two rows; a label that fits on neither row
+    (very short epochs) is left out, its line stays."""
+    # A label is about 60 px wide on a plot about 1100 px wide.
+    min_gap = 0.055 * (x_span or 1.0)
+    last_x = [float("-inf"), float("-inf")]
     for x, epoch in marks:
         fig.add_vline(x=x, line=dict(color="#9ca3af", width=1, dash="dot"))
+        row = next((r for r in (0, 1) if x - last_x[r] >= min_gap), None)
+        if row is None:
+            continue
+        last_x[row] = x
         fig.add_annotation(
             x=x,
             y=1.0,
@@ -147,6 +156,7 @@ def _add_epoch_marks(fig: go.Figure, marks: list[tuple[float, int]]) -> None:
             xanchor="left",
             yanchor="bottom",
             xshift=3,
+            yshift=15 * row,
             font=dict(size=11, color="#4b5563"),
         )
 
@@ -291,7 +301,12 @@ def memory_throughput_figure(
             row=2,
             col=1,
         )
-    _add_epoch_marks(fig, epoch_marks(events, t0))
+    # The import phase before ready can last longer than the trial itself: show a little of it
+    # (the baseline forming) and leave the rest one double-click away.
+    after = max(float(x.max()), 0.0)
+    x_start = max(float(x.min()), -max(0.5, 0.1 * after))
+    fig.update_xaxes(range=[x_start, after + 0.02 * max(after - x_start, 0.1)])
+    _add_epoch_marks(fig, epoch_marks(events, t0), after - x_start)
     shown_top = max(top_bytes, float(budget_bytes)) if budget_on_chart else top_bytes
     fig.update_yaxes(title_text="memory: tree RSS (MiB)", range=[0, shown_top * 1.08 / MIB], row=1, col=1)
     fig.update_yaxes(title_text="throughput (images/s)", rangemode="tozero", row=2, col=1)
@@ -586,7 +601,8 @@ def log_timeline_figure(
                     hovertemplate="GC at %{x:.2f} s<extra></extra>",
                 )
             )
-    _add_epoch_marks(fig, epoch_marks(events, t_ready))
+    marks = epoch_marks(events, t_ready)
+    _add_epoch_marks(fig, marks, (marks[-1][0] - marks[0][0]) * 1.3 if len(marks) > 1 else None)
     fig.update_xaxes(title_text="seconds since ready (s)")
     fig.update_yaxes(title_text=None, automargin=True)
     _layout(fig, height=max(height, 80 + 40 * (len(groups) + 1)))

@@ -125,3 +125,23 @@ def test_a_budget_far_above_the_run_stays_off_the_axis():
     assert _trace(fig, "memory budget").name == "memory budget 28,000 MiB (above the chart)"
     fig = charts.memory_throughput_figure(samples, events, budget_bytes=1200 * MIB)
     assert fig.layout.yaxis.range[1] >= 1200
+
+
+def test_short_epochs_keep_their_lines_but_labels_never_overlap():
+    samples, events = run_frames(epochs=30, seconds_per_epoch=0.2)
+    fig = charts.memory_throughput_figure(samples, events)
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    labels = [a for a in fig.layout.annotations if (a.text or "").startswith("epoch")]
+    assert len(lines) == 2 * 30  # one per epoch in each panel
+    assert 2 <= len(labels) < 30
+    span = fig.layout.xaxis.range[1] - fig.layout.xaxis.range[0]
+    for row in (0, 15):
+        xs = sorted(a.x for a in labels if a.yshift == row)
+        assert all(b - a >= 0.05 * span for a, b in zip(xs, xs[1:], strict=False))
+
+
+def test_the_import_phase_is_trimmed_from_the_default_view():
+    samples, events = run_frames(epochs=2, seconds_per_epoch=0.3)
+    samples = pd.concat([samples.assign(t=samples["t"] - 20).head(50), samples])  # 20 s of imports
+    fig = charts.memory_throughput_figure(samples, events)
+    assert -1.0 <= fig.layout.xaxis.range[0] < 0

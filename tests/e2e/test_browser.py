@@ -19,6 +19,7 @@ import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
+expect.set_options(timeout=20_000)  # the machine is shared: first renders can take seconds
 
 pytestmark = pytest.mark.browser
 
