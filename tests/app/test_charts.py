@@ -128,12 +128,12 @@ def test_a_budget_far_above_the_run_stays_off_the_axis():
 
 
 def test_short_epochs_keep_their_lines_but_labels_never_overlap():
-    samples, events = run_frames(epochs=30, seconds_per_epoch=0.2)
+    samples, events = run_frames(epochs=60, seconds_per_epoch=0.1)
     fig = charts.memory_throughput_figure(samples, events)
     lines = [s for s in fig.layout.shapes if s.type == "line"]
     labels = [a for a in fig.layout.annotations if (a.text or "").startswith("epoch")]
-    assert len(lines) == 2 * 30  # one per epoch in each panel
-    assert 2 <= len(labels) < 30
+    assert len(lines) == 2 * 60  # one per epoch in each panel
+    assert 2 <= len(labels) < 60
     span = fig.layout.xaxis.range[1] - fig.layout.xaxis.range[0]
     for row in (0, 15):
         xs = sorted(a.x for a in labels if a.yshift == row)
