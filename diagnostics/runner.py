@@ -37,6 +37,7 @@ import psutil
 
 from diagnostics.config import TrialConfig, validate
 from diagnostics.errors import DatasetError, StoreError
+from diagnostics.loaders import get_loader
 from diagnostics.protocol import EVENT_FD_ENV, parse_event
 from diagnostics.sampler import TreeSampler
 from diagnostics.store import Store
@@ -101,6 +102,15 @@ def prepare_trial(
     scan = dataset.scan(root, image_size=config.image_size, color_mode=config.color_mode, dtype=config.dtype)
     if not scan.num_images:
         raise DatasetError(f"no readable image in {root}")
+    loader = get_loader(config.loader)
+    if scan.bad_files and not getattr(loader, "skips_bad_files", True):
+        shown = ", ".join(b["path"] for b in scan.bad_files[:5])
+        more = f" and {len(scan.bad_files) - 5} more" if len(scan.bad_files) > 5 else ""
+        raise DatasetError(
+            f"loader {loader.name} reads every file in {root} and cannot skip the unreadable ones: "
+            f"{shown}{more}. Move them out of the folder, or use a loader that skips them "
+            "(tfdata_map_batch, eager_loop, pil_generator, ...)"
+        )
     config = config.replace(dataset=str(root))
     # Rendered before the run is stored: the worker executes this same code, so a config the
     # loader cannot express is bad input, refused here like any other.
@@ -513,7 +523,9 @@ class _Trial:
             time.sleep(0.2)
         if self.ready is not None:
             self._store_ready()
-        if status != "completed" and self.stderr_tail and status in ("failed",):
+        # A worker that reported its own error explained itself (its traceback is in the logs); one
+        # that died without a word (exit code, signal) is explained by its last stderr lines.
+        if status == "failed" and self.stderr_tail and self.error_event is None:
             tail = "\n".join(list(self.stderr_tail)[-10:])
             message = f"{message}\nlast stderr lines:\n{tail}"
         peak, peak_source = self.exact_peak_bytes()

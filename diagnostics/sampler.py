@@ -109,7 +109,11 @@ class TreeSampler:
         if main_rss is None:
             return None
         vmhwm = read_vmhwm_bytes(self.pid)
-        if vmhwm is not None:
+        if vmhwm is None:
+            # Exiting between the reads above and this one (a zombie has no VmHWM line): the
+            # high-water mark never decreases, so the last reading still holds.
+            vmhwm = self.last_vmhwm_bytes
+        else:
             self.last_vmhwm_bytes = vmhwm
         return {
             "t": now,

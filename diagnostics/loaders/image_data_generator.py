@@ -27,6 +27,7 @@ class ImageDataGeneratorLoader:
     """
 
     name = "image_data_generator"
+    skips_bad_files = False  # reads the directory itself (see pipeline_code); runner refuses
     description = (
         "legacy ImageDataGenerator.flow_from_directory (+ rescale, augmentation, validation split, gc)"
     )

@@ -17,6 +17,7 @@ class KerasDirectoryLoader:
     """
 
     name = "keras_directory"
+    skips_bad_files = False  # reads the directory itself (see pipeline_code); runner refuses
     description = "keras.utils.image_dataset_from_directory (+ cast, cache, augmentation, prefetch)"
     options = frozenset(
         {

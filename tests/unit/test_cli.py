@@ -211,3 +211,32 @@ def test_argparse_errors_exit_2(capsys):
         main(["run", "sample_data", "--batch-size", "many"])
     assert exc.value.code == 2
     assert "--batch-size" in capsys.readouterr().err
+
+
+def _dataset_with_bad_files(root: Path) -> Path:
+    from PIL import Image
+
+    for name in ("cats", "dogs"):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (40, 30), (60 * i, 90, 10)).save(root / name / f"{i}.png")
+    (root / "cats" / "zero.jpg").write_bytes(b"")
+    (root / "dogs" / "text.png").write_text("not an image")
+    return root
+
+
+def test_bad_files_with_a_loader_that_cannot_skip_them_exit_2_naming_them(tmp_path, capsys, diag_home):
+    data = _dataset_with_bad_files(tmp_path / "data")
+    assert main(["run", str(data), "--loader", "keras_directory"]) == 2
+    err = capsys.readouterr().err
+    assert "cats/zero.jpg" in err and "dogs/text.png" in err and "keras_directory" in err
+    assert "Traceback" not in err
+    assert Store(diag_home).list_runs().empty
+
+
+def test_bad_files_are_skipped_and_listed_by_a_loader_that_can(tmp_path, capsys):
+    data = _dataset_with_bad_files(tmp_path / "data")
+    out = tmp_path / "out.json"
+    assert main(["run", str(data), "--loader", "tfdata_map_batch", "--epochs", "1", "--json", str(out)]) == 0
+    assert "cats/zero.jpg" in capsys.readouterr().out
+    assert {b["path"] for b in json.loads(out.read_text())["bad_files"]} == {"cats/zero.jpg", "dogs/text.png"}

@@ -126,13 +126,18 @@ def test_timeout(store, config, monkeypatch):
         ("silent_exit", "worker exited without reporting done"),
     ],
 )
-def test_crash_fails_with_the_last_stderr_lines(store, config, monkeypatch, mode, expected):
+def test_crash_fails_with_the_error_or_the_last_stderr_lines(store, config, monkeypatch, mode, expected):
     monkeypatch.setenv("FAKE_MODE", mode)
     run_id = run_trial(config, store)
     run = store.get_run(run_id)
     assert run["status"] == "failed"
     assert expected in run["error"]
-    assert "last stderr lines:" in run["error"] and "scripted warning" in run["error"]
+    if mode == "crash":
+        # The worker reported its error itself: its message, no stderr dump (that is in the logs).
+        assert "last stderr lines:" not in run["error"]
+        assert any("scripted crash" in line for line in store.logs(run_id)["line"])
+    else:
+        assert "last stderr lines:" in run["error"] and "scripted warning" in run["error"]
     assert run["summary"]["peak_rss_bytes"] > 0
     assert store.counts(run_id)["samples"] > 0
 
@@ -150,19 +155,21 @@ def test_cancel_a_running_trial(store, config, monkeypatch):
 
 def test_queue_runs_one_at_a_time_and_a_queued_run_can_be_cancelled(store, config, monkeypatch):
     monkeypatch.setenv("FAKE_MODE", "hang")
-    first = start_trial_in_background(config.replace(timeout_seconds=3), store)
+    first = start_trial_in_background(config, store)  # hangs until cancelled
     _wait_for(lambda: store.get_run(first)["status"] == "running", what="first running")
     second = start_trial_in_background(config, store)
     third = start_trial_in_background(config.replace(timeout_seconds=1), store)
     time.sleep(0.3)
-    assert store.get_run(second)["status"] == "queued"
+    assert [store.get_run(r)["status"] for r in (first, second, third)] == ["running", "queued", "queued"]
     assert store.queue_position(second) == 1 and store.queue_position(third) == 2
     store.request_cancel(second)
     assert join_background(second, timeout=5)
     assert store.get_run(second)["status"] == "cancelled"
     assert store.get_run(second)["worker_pid"] is None  # never spawned
-    assert join_background(first, timeout=10) and join_background(third, timeout=10)
-    assert store.get_run(first)["status"] == "timed_out"
+    assert store.get_run(third)["status"] == "queued"  # still waiting for the first
+    store.request_cancel(first)
+    assert join_background(first, timeout=10) and join_background(third, timeout=20)
+    assert store.get_run(first)["status"] == "cancelled"
     assert store.get_run(third)["status"] == "timed_out"
     a, b = store.samples(first)["t"], store.samples(third)["t"]
     assert a.max() < b.min()
