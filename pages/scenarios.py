@@ -78,12 +78,9 @@ with user_errors():
         for run_id, label in zip(result["run_ids"], result["labels"], strict=True)
     }
     memory = {names[i]: (store.samples(i), run.get("t_ready")) for i, run in runs.items()}
-    left, right = st.columns(2)
-    with left:
-        plot(charts.compare_memory_figure(memory, height=420), key="scn_memory")
-    with right:
-        epochs = ui.epochs_frame({names[i]: run.get("summary") for i, run in runs.items()})
-        plot(charts.compare_throughput_figure(epochs), key="scn_throughput")
+    plot(charts.compare_memory_figure(memory, height=420), key="scn_memory")
+    epochs = ui.epochs_frame({names[i]: run.get("summary") for i, run in runs.items()})
+    plot(charts.compare_throughput_figure(epochs), key="scn_throughput")
     if result["scenario"] == "log_lines":
         for run_id, run in runs.items():
             if run.get("t_ready") is not None and run.get("log_groups"):

@@ -3,6 +3,7 @@ scenario plumbing runs end to end against the FakeWorker (a real subprocess, no 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -448,3 +449,54 @@ def test_cli_lists_the_scenarios(capsys):
     for name in NAMES:
         assert name in out
     assert "Does `cache()` make my RAM grow?" in out
+
+
+# -- the page, through AppTest and the FakeWorker ------------------------------------------------------
+
+
+@pytest.fixture
+def page_home(tmp_path, monkeypatch):
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # As tests/app/test_pages_smoke.py: run the page inside app.py's st.navigation, as a warm server does.
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+    home = tmp_path / "home"
+    monkeypatch.setenv("DIAG_HOME", str(home))
+    monkeypatch.setenv("DIAG_DATA_ROOTS", str(REPO / "sample_data"))
+    monkeypatch.setenv("DIAG_TEST_WORKER", str(FAKE))
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.1")
+    monkeypatch.chdir(REPO)
+    return home
+
+
+def test_scenarios_page_runs_one_and_shows_verdict_charts_and_report(page_home):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page("pages/scenarios.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.title[0].value == "Scenarios"
+    assert any("No scenario has run yet" in i.value for i in at.info)
+    at.selectbox(key="scn_name").set_value("file_handles").run()
+    at.button(key="scn_run").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    job_id = at.session_state["scn_job"]
+    store = Store(page_home)
+    deadline = time.monotonic() + 60
+    while scenarios.read_job(store, job_id)["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    verdicts = [s.value for s in at.success if "Verdict." in s.value]
+    assert verdicts and "open FDs at each epoch end" in verdicts[0]
+    names = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert "Memory, aligned at ready" in names and "Throughput per epoch" in names
+    assert at.code  # the better pipeline's snippet
+    assert len(at.get("download_button")) == 1  # the HTML report
