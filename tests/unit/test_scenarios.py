@@ -426,10 +426,18 @@ def test_background_job_reports_progress_then_result(fake_store, sample_data_dir
     fraction, text, _ = scenarios.job_progress(fake_store, job)
     assert 0.0 <= fraction < 1.0 and "of 2" in text
     deadline = time.monotonic() + 60
+    live_ids, texts = set(), []
     while job["status"] == "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
+        _, text, live = scenarios.job_progress(fake_store, job)
+        if live is not None:
+            live_ids.add(live)
+            texts.append(text)
+        time.sleep(0.05)
         job = scenarios.read_job(fake_store, job_id)
     assert job["status"] == "completed", job.get("error")
+    # While a trial ran, the progress named its run (found in the store before run_trial returned).
+    assert live_ids and live_ids <= set(job["run_ids"])
+    assert any(f"run #{run_id}" in text and "epoch" in text for text in texts for run_id in live_ids)
     assert job["result"]["run_ids"] == job["run_ids"] and len(job["run_ids"]) == 2
     assert "open FDs at each epoch end" in job["result"]["verdict"]
     assert [j["id"] for j in scenarios.list_jobs(fake_store)] == [job_id]
