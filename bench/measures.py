@@ -93,15 +93,15 @@ def sampler_overhead(ctx: Context) -> dict[str, Any]:
         [lambda: ctx.run(config, sample=True), lambda: ctx.run(config, sample=False)], p.overhead_pairs
     )
     ratios = [
-        _ratio(s.steady_images_per_second, o.steady_images_per_second)
+        _ratio(s.median_epoch_images_per_second, o.median_epoch_images_per_second)
         for s, o in zip(sampled, off, strict=True)
     ]
     return {
         "config": _label(config),
         "pairs": p.overhead_pairs,
         "monitor_overhead_ratio": spread(ratios),
-        "sampled_images_per_second": spread([t.steady_images_per_second for t in sampled]),
-        "off_images_per_second": spread([t.steady_images_per_second for t in off]),
+        "sampled_images_per_second": spread([t.median_epoch_images_per_second for t in sampled]),
+        "off_images_per_second": spread([t.median_epoch_images_per_second for t in off]),
         "samples_per_second": spread([t.samples / t.wall_seconds for t in sampled]),
         # The cause, without the noise of throughput: the runner's CPU per second of trial with
         # the sampler on minus off, as a share of the machine's cores.
@@ -426,7 +426,7 @@ def decode_limit(ctx: Context) -> dict[str, Any]:
             [sys.executable, "-m", "bench.decode_limit", str(spec)], log=ctx.workdir / "limit.stderr"
         )
         epochs = json.loads(out.stdout.strip().splitlines()[-1])["epochs"]
-        return trials.steady_images_per_second(epochs)
+        return trials.median_epoch_images_per_second(epochs)
 
     def loader():
         return ctx.run(config)
@@ -436,8 +436,8 @@ def decode_limit(ctx: Context) -> dict[str, Any]:
         "config": _label(config),
         "pairs": p.decode_pairs,
         "limit_images_per_second": spread(limits),
-        "loader_images_per_second": spread([t.steady_images_per_second for t in loaders]),
+        "loader_images_per_second": spread([t.median_epoch_images_per_second for t in loaders]),
         "decode_limit_ratio": spread(
-            [_ratio(t.steady_images_per_second, lim) for t, lim in zip(loaders, limits, strict=True)]
+            [_ratio(t.median_epoch_images_per_second, lim) for t, lim in zip(loaders, limits, strict=True)]
         ),
     }

@@ -91,7 +91,7 @@ PROFILES = {
     "quick": Profile(name="quick"),
     "full": Profile(
         name="full",
-        overhead_pairs=7,
+        overhead_pairs=9,
         overhead_epochs=20,
         mprof_rounds=3,
         fixed_pairs=5,

@@ -7,6 +7,7 @@ VmHWM) and the samples.
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from diagnostics.config import TrialConfig
 from diagnostics.store import Store
 
-__all__ = ["BenchError", "Trial", "read", "run", "steady_images_per_second"]
+__all__ = ["BenchError", "Trial", "median_epoch_images_per_second", "read", "run", "steady_images_per_second"]
 
 
 class BenchError(RuntimeError):
@@ -29,7 +30,8 @@ class Trial:
     wall_seconds: float  # run_trial call to return: queue, spawn, trial, analysis, store
     runner_cpu_seconds: float | None  # CPU the runner side (sampler, readers, store) used meanwhile
     fixed_seconds: float | None  # worker spawn until its `ready` event (imports included)
-    steady_images_per_second: float | None
+    steady_images_per_second: float | None  # the product's figure: steady images / steady seconds
+    median_epoch_images_per_second: float | None  # robust to one disturbed epoch; for paired ratios
     images_per_second: float | None
     peak_rss_bytes: int | None  # what the product reports
     vmhwm_bytes: int | None  # the worker's own VmHWM from its `done` event
@@ -48,6 +50,17 @@ def steady_images_per_second(epochs: list[dict[str, Any]]) -> float | None:
     seconds = sum(float(e.get("seconds") or 0.0) for e in usable)
     images = sum(int(e.get("images") or 0) for e in usable)
     return images / seconds if seconds > 0 else None
+
+
+def median_epoch_images_per_second(epochs: list[dict[str, Any]]) -> float | None:
+    """Median of the per-epoch rates of all epochs but the first.
+
+    Used where two configs or two modes are compared pair by pair on a shared box: one epoch
+    slowed by someone else's burst moves a median far less than a total.
+    """
+    usable = epochs[1:] if len(epochs) > 1 else epochs
+    rates = [int(e.get("images") or 0) / float(e["seconds"]) for e in usable if e.get("seconds")]
+    return statistics.median(rates) if rates else None
 
 
 def run(config: TrialConfig, store: Store, *, sample: bool = True) -> Trial:
@@ -107,6 +120,7 @@ def read(
         # The product's own figure (what the recommender ranks by), else the same rule recomputed.
         steady_images_per_second=summary.get("steady_images_per_second")
         or steady_images_per_second(summary.get("epochs") or []),
+        median_epoch_images_per_second=median_epoch_images_per_second(summary.get("epochs") or []),
         images_per_second=summary.get("images_per_second"),
         peak_rss_bytes=summary.get("peak_rss_bytes"),
         vmhwm_bytes=vmhwm,
