@@ -307,6 +307,17 @@ def memory_throughput_figure(
     x_start = max(float(x.min()), -max(0.5, 0.1 * after))
     fig.update_xaxes(range=[x_start, after + 0.02 * max(after - x_start, 0.1)])
     _add_epoch_marks(fig, epoch_marks(events, t0), after - x_start)
+    done = events[events["kind"] == "done"] if events is not None and not events.empty else None
+    if done is not None and not done.empty:
+        # Sampling goes on while the worker exits; mark where the trial itself ended.
+        fig.add_vline(
+            x=float(done["t"].iloc[0]) - t0,
+            line=dict(color="#6b7280", width=1.2),
+            annotation=dict(text="done", font=dict(size=11, color="#4b5563"), yshift=-4),
+            annotation_position="top right",
+            row=1,
+            col=1,
+        )
     shown_top = max(top_bytes, float(budget_bytes)) if budget_on_chart else top_bytes
     fig.update_yaxes(title_text="memory: tree RSS (MiB)", range=[0, shown_top * 1.08 / MIB], row=1, col=1)
     fig.update_yaxes(title_text="throughput (images/s)", rangemode="tozero", row=2, col=1)
