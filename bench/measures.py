@@ -305,39 +305,20 @@ def recommendation(ctx: Context) -> dict[str, Any]:
         raise BenchError("the recommender picked nothing from a grid of completed trials")
     pick = _row_index(pick_row, rows)
 
-    order = sorted(range(len(first)), key=lambda i: first[i].steady_images_per_second or 0.0, reverse=True)
-    top = first[order[0]].steady_images_per_second or 0.0
-    candidates = [i for i in order if (first[i].steady_images_per_second or 0.0) >= p.remeasure_within * top]
-    candidates = candidates[: p.remeasure_max_candidates]
-    if pick not in candidates:
-        candidates.append(pick)
-    measured: dict[int, list[Trial]] = {i: [first[i]] for i in candidates}
+    first_rates = [t.steady_images_per_second for t in first]
+    candidates = choose_candidates(first_rates, pick, p.remeasure_within, p.remeasure_max_candidates)
     rounds = alternate([lambda i=i: ctx.run(configs[i]) for i in candidates], p.remeasure_rounds, rotate=True)
-    for i, runs in zip(candidates, rounds, strict=True):
-        measured[i].extend(runs)
-
-    def median_ips(i: int) -> float:
-        return statistics.median(t.steady_images_per_second or 0.0 for t in measured[i])
-
-    def median_peak(i: int) -> float:
-        return statistics.median(t.peak_rss_bytes for t in measured[i])
-
-    best = max(candidates, key=median_ips)
-    if p.remeasure_rounds:
-        ratios = [
-            _ratio(
-                rounds[candidates.index(pick)][r].steady_images_per_second,
-                rounds[candidates.index(best)][r].steady_images_per_second,
-            )
-            for r in range(p.remeasure_rounds)
-        ]
-    else:
-        ratios = [_ratio(median_ips(pick), median_ips(best))]
-    near = [i for i in candidates if median_ips(i) >= NEAR_BEST * median_ips(best)]
-    lowest_near = min(near, key=median_peak)
+    measured = {i: [first[i], *runs] for i, runs in zip(candidates, rounds, strict=True)}
+    verdict = judge(
+        pick,
+        {i: [(t.steady_images_per_second, t.peak_rss_bytes) for t in runs] for i, runs in measured.items()},
+        {i: [t.steady_images_per_second for t in runs] for i, runs in zip(candidates, rounds, strict=True)},
+    )
+    best, lowest_near = verdict["best"], verdict["lowest_peak_near_best"]
+    median_ips, median_peak = verdict["images_per_second"], verdict["peak_rss_bytes"]
     ctx.grid_leaders = [
-        {"config": configs[i], "images_per_second": median_ips(i), "peak_rss_bytes": median_peak(i)}
-        for i in sorted(candidates, key=median_ips, reverse=True)
+        {"config": configs[i], "images_per_second": median_ips[i], "peak_rss_bytes": median_peak[i]}
+        for i in sorted(candidates, key=median_ips.get, reverse=True)
     ]
     ctx.grid_configs = configs
     ctx.grid_first = first
@@ -347,9 +328,9 @@ def recommendation(ctx: Context) -> dict[str, Any]:
         "pick": _label(configs[pick]),
         "best": _label(configs[best]),
         "lowest_peak_near_best": _label(configs[lowest_near]),
-        "recommend_throughput_ratio": spread(ratios),
-        "recommend_peak_ratio": median_peak(pick) / median_peak(lowest_near),
-        "pick_within_5_percent": pick in near,
+        "recommend_throughput_ratio": spread(verdict["throughput_ratios"]),
+        "recommend_peak_ratio": verdict["peak_ratio"],
+        "pick_within_5_percent": verdict["pick_within_5_percent"],
         "candidates": [
             {
                 "config": _label(configs[i]),
@@ -368,6 +349,51 @@ def recommendation(ctx: Context) -> dict[str, Any]:
             }
             for c, t in zip(configs, first, strict=True)
         ],
+    }
+
+
+def choose_candidates(first_rates: list[float | None], pick: int, within: float, cap: int) -> list[int]:
+    """Indices worth re-measuring: within `within` of the first pass's best, fastest first, at most
+    `cap`, and always the pick."""
+    order = sorted(range(len(first_rates)), key=lambda i: first_rates[i] or 0.0, reverse=True)
+    top = first_rates[order[0]] or 0.0
+    candidates = [i for i in order if (first_rates[i] or 0.0) >= within * top][:cap]
+    if pick not in candidates:
+        candidates.append(pick)
+    return candidates
+
+
+def judge(
+    pick: int,
+    measured: dict[int, list[tuple[float | None, int]]],
+    rounds: dict[int, list[float | None]],
+) -> dict[str, Any]:
+    """The pick against the re-measured grid.
+
+    `measured[i]` holds every (images/s, peak bytes) of candidate i; `rounds[i][r]` its images/s in
+    alternated round r (the same length for every candidate, possibly zero). Best = highest median
+    images/s; the throughput ratio is pick/best per round (per-run medians when there are no
+    rounds); the peak ratio is the pick's median peak over the lowest median peak among candidates
+    within 5% of the best's median.
+    """
+    rate = {i: statistics.median(r or 0.0 for r, _ in runs) for i, runs in measured.items()}
+    peak = {i: statistics.median(p for _, p in runs) for i, runs in measured.items()}
+    best = max(rate, key=rate.get)
+    n_rounds = len(rounds[pick]) if pick in rounds else 0
+    if n_rounds:
+        ratios = [_ratio(rounds[pick][r], rounds[best][r]) for r in range(n_rounds)]
+    else:
+        ratios = [_ratio(rate[pick], rate[best])]
+    near = [i for i in rate if rate[i] >= NEAR_BEST * rate[best]]
+    lowest_near = min(near, key=peak.get)
+    return {
+        "best": best,
+        "lowest_peak_near_best": lowest_near,
+        "throughput_ratios": ratios,
+        "peak_ratio": peak[pick] / peak[lowest_near],
+        "pick_within_5_percent": pick in near,
+        "images_per_second": rate,
+        "peak_rss_bytes": peak,
     }
 
 

@@ -78,3 +78,32 @@ def test_refresh_docs_replaces_only_the_results_block(tmp_path):
     assert "| `monitor_overhead_ratio` |" in text and "**met**" in text
     report.refresh_docs(_result(overhead=0.9, peak_error=0), docs)  # a second refresh, same one block
     assert docs.read_text(encoding="utf-8").count(report.START) == 1
+
+
+def test_candidates_are_the_near_leaders_plus_the_pick():
+    from bench.measures import choose_candidates
+
+    rates = [100.0, 95.0, 60.0, 85.0, None]
+    assert choose_candidates(rates, pick=0, within=0.8, cap=4) == [0, 1, 3]
+    assert choose_candidates(rates, pick=2, within=0.8, cap=2) == [0, 1, 2]  # capped, pick appended
+
+
+def test_judge_compares_the_pick_with_the_best_round_by_round():
+    from bench.measures import judge
+
+    mib = 2**20
+    # Candidate 1 was lucky in the grid; re-measured, 0 is the best and 2 is within 5% of it.
+    measured = {
+        0: [(90.0, 900 * mib), (100.0, 900 * mib), (102.0, 902 * mib)],
+        1: [(120.0, 700 * mib), (80.0, 700 * mib), (82.0, 700 * mib)],
+        2: [(97.0, 600 * mib), (97.0, 600 * mib), (99.0, 600 * mib)],
+    }
+    rounds = {0: [100.0, 102.0], 1: [80.0, 82.0], 2: [97.0, 99.0]}
+    verdict = judge(1, measured, rounds)
+    assert verdict["best"] == 0 and verdict["lowest_peak_near_best"] == 2
+    assert verdict["throughput_ratios"] == [0.8, 82.0 / 102.0]
+    assert verdict["pick_within_5_percent"] is False
+    assert verdict["peak_ratio"] == 700 / 600
+    best_pick = judge(2, measured, rounds)
+    assert best_pick["peak_ratio"] == 1.0 and best_pick["pick_within_5_percent"] is True
+    assert judge(0, measured, {0: [], 1: [], 2: []})["throughput_ratios"] == [1.0]  # no rounds: medians
