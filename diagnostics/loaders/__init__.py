@@ -9,7 +9,8 @@ A loader is an object with:
     pipeline_code(config, dataset) -> str
                  Python source that, run after the snippet header, defines ``dataset`` (what
                  ``model.fit`` gets), ``steps_per_epoch`` (int, or None for a finite tf.data
-                 dataset) and ``epoch_batches()`` (an iterable of (images, labels) for ONE epoch).
+                 dataset), ``epoch_batches()`` (an iterable of (images, labels) for ONE epoch)
+                 and ``num_images`` (images one epoch delivers); optionally ``callbacks`` (fit).
 
 The worker executes exactly this source (see diagnostics/snippet.py), so the snippet a user copies
 is the pipeline that was measured.

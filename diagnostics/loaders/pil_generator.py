@@ -36,8 +36,8 @@ class PilGeneratorLoader:
         pil_mode = "RGB" if config.color_mode == "rgb" else "L"
         load = (
             "def load_image(path):\n"
-            "    with Image.open(path) as image:\n"
-            f'        image = image.convert("{pil_mode}").resize(\n'
+            "    with Image.open(path) as source:  # closes the file even if decoding fails\n"
+            f'        image = source.convert("{pil_mode}").resize(\n'
             f"            (IMAGE_SIZE[1], IMAGE_SIZE[0]), {c.PIL_RESAMPLING[config.interpolation]}\n"
             "        )\n"
             f'    array = np.asarray(image, dtype="{config.dtype}")\n'
