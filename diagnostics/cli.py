@@ -157,11 +157,15 @@ def print_run_summary(store, run_id: int, out=None) -> None:
         line("overhead", f"{format_bytes(peak - baseline)} over baseline")
     line("images/s", format_rate(summary.get("images_per_second")))
     for epoch in summary.get("epochs") or []:
-        line(
-            f"epoch {epoch.get('index')}",
+        text = (
             f"{epoch.get('images')} images in {format_seconds(epoch.get('seconds'))}, "
-            f"{format_rate(epoch.get('images_per_second'))}, RSS {format_bytes(epoch.get('rss_end_bytes'))}",
+            f"{format_rate(epoch.get('images_per_second'))}, RSS {format_bytes(epoch.get('rss_end_bytes'))}"
         )
+        if epoch.get("loss") is not None:  # fit mode
+            text += f", loss {epoch['loss']:.4f}"
+        if epoch.get("accuracy") is not None:
+            text += f", accuracy {epoch['accuracy']:.3f}"
+        line(f"epoch {epoch.get('index')}", text)
     if summary.get("leak_bytes_per_epoch") is not None:
         line("leak", f"{format_bytes(summary['leak_bytes_per_epoch'], signed=True)} per epoch")
     if summary.get("duration_seconds") is not None:

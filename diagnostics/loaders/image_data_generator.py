@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
-from diagnostics.errors import ConfigError
 from diagnostics.loaders import _common as c
 
 # ImageDataGenerator's own augmentation arguments, by --augmentation level.
 AUGMENT_ARGS = {
     "none": [],
     "light": ["horizontal_flip=True"],
+    # rotation_range and zoom_range call scipy.ndimage (why scipy is a runtime requirement).
     "heavy": ["horizontal_flip=True", "rotation_range=36", "zoom_range=0.1"],
 }
 
@@ -46,12 +45,6 @@ class ImageDataGeneratorLoader:
 
     def check(self, config: Any) -> None:
         c.refuse_pil_area(config, self.name, "flow_from_directory (PIL resampling)")
-        if config.augmentation == "heavy" and importlib.util.find_spec("scipy") is None:
-            # Its rotation/zoom transforms call scipy.ndimage, which is not a dependency here.
-            raise ConfigError(
-                f"--augmentation heavy does not apply to loader {self.name} here: ImageDataGenerator's "
-                "rotation_range and zoom_range need scipy, which is not installed (use light)"
-            )
 
     def pipeline_code(self, config: Any, scan: dict[str, Any]) -> str:
         args = []

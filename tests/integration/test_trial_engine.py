@@ -89,3 +89,35 @@ def test_sampling_keeps_20_per_second_and_the_store_has_everything(three_epochs)
     run = store.get_run(run_id)
     assert run["status"] == "completed" and run["versions"].get("tensorflow")
     assert store.integrity_check() == "ok"
+
+
+def test_fit_mode_reports_loss_per_epoch(tmp_path):
+    # Issue 3: `run sample_data --loader keras_directory --mode fit --epochs 2 --steps 10`.
+    out = tmp_path / "fit.json"
+    result = _cli(
+        [
+            "run",
+            "sample_data",
+            "--loader",
+            "keras_directory",
+            "--mode",
+            "fit",
+            "--epochs",
+            "2",
+            "--steps",
+            "10",
+            "--image-size",
+            "64",
+            "64",
+            "--json",
+            str(out),
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    epochs = json.loads(out.read_text())["summary"]["epochs"]
+    assert len(epochs) == 2
+    assert all(e["loss"] > 0 and 0 <= e["accuracy"] <= 1 for e in epochs)
+    assert all(e["images"] == 10 * 32 for e in epochs)
+    printed = [line for line in result.stdout.splitlines() if line.strip().startswith("epoch")]
+    assert len(printed) == 2 and all(", loss " in line for line in printed), result.stdout

@@ -80,10 +80,7 @@ def test_each_loader_refuses_an_option_that_does_not_apply(name):
 def test_each_loader_accepts_its_own_options(name):
     loader = get_loader(name)
     for option in sorted(loader.options):
-        if option == "augmentation" and name == "image_data_generator":
-            value = "light"  # heavy needs scipy (checked separately)
-        else:
-            value = OWN_VALUES[option]
+        value = OWN_VALUES[option]
         changes = {
             option: value,
             **{k: v for k, v in COMPANIONS.get(option, {}).items() if k in loader.options},
