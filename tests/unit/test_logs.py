@@ -81,6 +81,15 @@ def test_cache_break_early_shows_the_partial_read_warning_per_epoch():
     assert groups[0] is partial  # not benign: listed first
 
 
+def test_a_file_cache_read_to_the_end_still_logs_the_partial_read_warning():
+    # The capture's stdout is the evidence the catalogue cites: the map ran 100 times in 3 epochs.
+    stdout = (FIXTURES / "file_cache_full_read.stdout.txt").read_text().splitlines()
+    assert stdout[-1] == "epoch 2: 100 elements, map calls so far 100"
+    partial = group_has(group_logs(frame("file_cache_full_read")), "partial_cache")
+    assert partial is not None and partial["count"] == 1
+    assert "file cache" in partial["explanation"]
+
+
 def test_generator_fit_shows_the_memory_patch_and_keras_warnings():
     groups = group_logs(frame("from_generator_fit"))
     ids = by_id(groups)
