@@ -197,7 +197,9 @@ def mprof_comparison(ctx: Context) -> dict[str, Any]:
     counter = iter(range(10_000))
 
     def bare():
-        return timed_run([sys.executable, str(script)], cwd=ctx.workdir, log=ctx.workdir / "bare.stderr")
+        out = timed_run([sys.executable, str(script)], cwd=ctx.workdir, log=ctx.workdir / "bare.stderr")
+        ctx.log(f"    bare snippet: wall={out.wall_seconds:.1f}s maxrss={_mib(out.maxrss_bytes)}")
+        return out
 
     def profiled():
         dat = ctx.workdir / f"mprof_{next(counter)}.dat"
@@ -205,7 +207,9 @@ def mprof_comparison(ctx: Context) -> dict[str, Any]:
         timed = timed_run(
             [*argv, sys.executable, str(script)], cwd=ctx.workdir, log=ctx.workdir / "mprof.stderr"
         )
-        return timed, _mprof_peak_bytes(dat)
+        peak = _mprof_peak_bytes(dat)
+        ctx.log(f"    mprof run: wall={timed.wall_seconds:.1f}s peak={_mib(peak)}")
+        return timed, peak
 
     def ours():
         return ctx.run(config)
@@ -286,9 +290,8 @@ def recommendation(ctx: Context) -> dict[str, Any]:
     """Exhaustive grid once; the recommender picks from it; the leaders are re-measured alternated.
 
     One pass over a grid cannot say which config is fastest when identical runs differ by up to 2x.
-    So every config within `remeasure_within` of the first pass's best (at most
-    `remeasure_max_candidates`, the pick always among them) runs again in `remeasure_rounds` rotated
-    rounds. Each candidate's throughput is the median of all its runs; the best is the highest
+    So the `remeasure_candidates` fastest configs of that pass (and the pick) run again in
+    `remeasure_rounds` rotated rounds. Each candidate's throughput is the median of all its runs; the best is the highest
     median; the pick's ratio is the median over rounds of pick/best measured in the same round.
     """
     from diagnostics import sweep
@@ -306,7 +309,7 @@ def recommendation(ctx: Context) -> dict[str, Any]:
     pick = _row_index(pick_row, rows)
 
     first_rates = [t.steady_images_per_second for t in first]
-    candidates = choose_candidates(first_rates, pick, p.remeasure_within, p.remeasure_max_candidates)
+    candidates = choose_candidates(first_rates, pick, p.remeasure_candidates)
     rounds = alternate([lambda i=i: ctx.run(configs[i]) for i in candidates], p.remeasure_rounds, rotate=True)
     measured = {i: [first[i], *runs] for i, runs in zip(candidates, rounds, strict=True)}
     verdict = judge(
@@ -352,12 +355,14 @@ def recommendation(ctx: Context) -> dict[str, Any]:
     }
 
 
-def choose_candidates(first_rates: list[float | None], pick: int, within: float, cap: int) -> list[int]:
-    """Indices worth re-measuring: within `within` of the first pass's best, fastest first, at most
-    `cap`, and always the pick."""
+def choose_candidates(first_rates: list[float | None], pick: int, cap: int) -> list[int]:
+    """Indices to re-measure: the `cap` fastest of the first pass, and always the pick.
+
+    A fixed count rather than "within x% of the first best": when that best was itself a lucky
+    run, a threshold relative to it would leave the truly fastest configs out.
+    """
     order = sorted(range(len(first_rates)), key=lambda i: first_rates[i] or 0.0, reverse=True)
-    top = first_rates[order[0]] or 0.0
-    candidates = [i for i in order if (first_rates[i] or 0.0) >= within * top][:cap]
+    candidates = order[:cap]
     if pick not in candidates:
         candidates.append(pick)
     return candidates

@@ -59,8 +59,7 @@ class Profile:
     grid: list[tuple[str, dict[str, list[Any]]]] = field(default_factory=lambda: QUICK_GRID)
     grid_epochs: int = 5  # 4 steady epochs: a single grid run is still noisy, hence re-measuring
     remeasure_rounds: int = 2
-    remeasure_max_candidates: int = 4
-    remeasure_within: float = 0.80  # re-measure every config within 20% of the grid's first best
+    remeasure_candidates: int = 4  # the fastest of the first pass, plus the pick
     # 6. decode limit: alternated pairs (in-memory limit, best no-cache loader)
     decode_pairs: int = 2
     decode_epochs: int = 8
@@ -82,8 +81,7 @@ PROFILES = {
         grid=SMOKE_GRID,
         grid_epochs=2,
         remeasure_rounds=1,
-        remeasure_max_candidates=2,
-        remeasure_within=0.0,
+        remeasure_candidates=2,
         decode_pairs=1,
         decode_epochs=2,
         steps=3,
@@ -97,7 +95,7 @@ PROFILES = {
         fixed_pairs=5,
         grid=FULL_GRID,
         remeasure_rounds=3,
-        remeasure_max_candidates=6,
+        remeasure_candidates=6,
         decode_pairs=3,
         decode_epochs=10,
     ),

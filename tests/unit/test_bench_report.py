@@ -80,12 +80,12 @@ def test_refresh_docs_replaces_only_the_results_block(tmp_path):
     assert docs.read_text(encoding="utf-8").count(report.START) == 1
 
 
-def test_candidates_are_the_near_leaders_plus_the_pick():
+def test_candidates_are_the_first_pass_leaders_plus_the_pick():
     from bench.measures import choose_candidates
 
     rates = [100.0, 95.0, 60.0, 85.0, None]
-    assert choose_candidates(rates, pick=0, within=0.8, cap=4) == [0, 1, 3]
-    assert choose_candidates(rates, pick=2, within=0.8, cap=2) == [0, 1, 2]  # capped, pick appended
+    assert choose_candidates(rates, pick=0, cap=3) == [0, 1, 3]
+    assert choose_candidates(rates, pick=2, cap=2) == [0, 1, 2]  # the pick is always judged
 
 
 def test_judge_compares_the_pick_with_the_best_round_by_round():
