@@ -28,9 +28,7 @@ from typing import IO, Any
 __all__ = ["EVENT_FD_ENV", "EVENT_KINDS", "EventWriter", "parse_event"]
 
 EVENT_FD_ENV = "DIAG_EVENT_FD"
-EVENT_KINDS = frozenset(
-    {"ready", "epoch_start", "step", "epoch_end", "gc", "gpu_memory", "done", "error"}
-)
+EVENT_KINDS = frozenset({"ready", "epoch_start", "step", "epoch_end", "gc", "gpu_memory", "done", "error"})
 
 
 def _jsonable(value: Any) -> Any:
