@@ -319,7 +319,18 @@ def memory_throughput_figure(
             col=1,
         )
     shown_top = max(top_bytes, float(budget_bytes)) if budget_on_chart else top_bytes
-    fig.update_yaxes(title_text="memory: tree RSS (MiB)", range=[0, shown_top * 1.08 / MIB], row=1, col=1)
+    # Overheads of a few MiB on a ~600 MiB TensorFlow baseline vanish on an axis from zero: span
+    # what is in view (samples after x_start, the baseline), padded, never below zero.
+    in_view = frame.loc[x >= x_start, "rss_bytes"]
+    lows = [float(in_view.min())] if not in_view.empty else [top_bytes]
+    shown_bottom = min(lows + ([float(baseline_bytes)] if baseline_bytes else []))
+    pad = max(0.08 * (shown_top - shown_bottom), 16 * MIB)
+    fig.update_yaxes(
+        title_text="memory: tree RSS (MiB)",
+        range=[max(0.0, shown_bottom - pad) / MIB, (shown_top + pad) / MIB],
+        row=1,
+        col=1,
+    )
     fig.update_yaxes(title_text="throughput (images/s)", rangemode="tozero", row=2, col=1)
     fig.update_xaxes(title_text="seconds since ready (s)", row=2, col=1)
     _layout(fig, height=height, title=title)

@@ -145,3 +145,14 @@ def test_the_import_phase_is_trimmed_from_the_default_view():
     samples = pd.concat([samples.assign(t=samples["t"] - 20).head(50), samples])  # 20 s of imports
     fig = charts.memory_throughput_figure(samples, events)
     assert -1.0 <= fig.layout.xaxis.range[0] < 0
+
+
+def test_the_memory_axis_spans_the_data_not_zero():
+    # A few MiB over a ~600 MiB baseline must stay visible: the axis starts near the baseline.
+    samples, events = run_frames()
+    fig = charts.memory_throughput_figure(samples, events, baseline_bytes=int(samples["rss_bytes"].min()))
+    low, high = fig.layout.yaxis.range
+    shown = samples["rss_bytes"] / MIB
+    assert 0 < low <= shown.min()
+    assert high >= shown.max()
+    assert low > 0.5 * shown.min()
