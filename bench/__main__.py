@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         "--home", type=Path, help="store for the benchmark's trials (default: a fresh temp dir)"
     )
     parser.add_argument(
+        "--keep", action="store_true", help="keep the work folder (trial store, snippet, mprof data)"
+    )
+    parser.add_argument(
         "--only",
         nargs="+",
         choices=[name for name, _ in suite.SECTIONS],
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     profile = "smoke" if args.smoke else "quick" if args.quick else "full"
-    result = suite.run_all(profile, dataset=args.dataset, home=args.home, only=args.only)
+    result = suite.run_all(profile, dataset=args.dataset, home=args.home, only=args.only, keep=args.keep)
     if args.json:
         suite.write_json(result, args.json)
     # Only a complete quick or full run may replace the table the docs show.

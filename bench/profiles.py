@@ -89,14 +89,14 @@ PROFILES = {
     "quick": Profile(name="quick"),
     "full": Profile(
         name="full",
-        overhead_pairs=9,
+        overhead_pairs=11,
         overhead_epochs=20,
-        mprof_rounds=3,
-        fixed_pairs=5,
+        mprof_rounds=5,
+        fixed_pairs=7,
         grid=FULL_GRID,
         remeasure_rounds=3,
         remeasure_candidates=6,
-        decode_pairs=3,
+        decode_pairs=5,
         decode_epochs=10,
     ),
 }

@@ -110,7 +110,7 @@ def results_markdown(result: dict[str, Any]) -> str:
             "steady img/s sampled at 50 Hz / sampler off, per pair",
             _num(result.get("monitor_overhead_ratio")),
             _range(o.get("monitor_overhead_ratio")),
-            verdict("monitor_overhead_ratio"),
+            verdict("monitor_overhead_ratio") + _cpu_note(o),
         ),
         (
             "`peak_error_bytes`",
@@ -219,6 +219,16 @@ def results_markdown(result: dict[str, Any]) -> str:
         lines += ["", "Sections that failed in this run:", ""]
         lines += [f"- `{name}`: {msg}" for name, msg in result["errors"].items()]
     return "\n".join(lines)
+
+
+def _cpu_note(overhead: dict[str, Any]) -> str:
+    share = (overhead.get("sampler_cpu_share_of_machine") or {}).get("median")
+    if share is None:
+        return ""
+    return (
+        f"; the sampler's extra CPU is {100 * share:.2f}% of the machine, so a pipeline using every "
+        f"core loses about that much: {1 - share:.3f} expected"
+    )
 
 
 def _first(values: Any) -> str:

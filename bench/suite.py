@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -63,16 +64,9 @@ def _median(section: dict[str, Any] | None, key: str) -> Any:
 def headline(sections: dict[str, dict[str, Any] | None], all_trials: dict[str, Any]) -> dict[str, Any]:
     """The flat top-level numbers, taken from the sections."""
     peak = sections.get("peak")
-    peak_error = None
-    if peak is not None:
-        # The spiky trial's error, unless another trial of this run was off by more.
-        peak_error = peak["peak_error_bytes"]
-        worst = all_trials.get("max_abs_error_bytes")
-        if worst is not None and worst > abs(peak_error):
-            peak_error = worst
     return {
         "monitor_overhead_ratio": _median(sections.get("overhead"), "monitor_overhead_ratio"),
-        "peak_error_bytes": peak_error,
+        "peak_error_bytes": all_trials.get("worst_error_bytes"),  # the spiky trial is one of them
         "sampled_peak_fraction": _median(peak, "sampled_peak_fraction"),
         "mprof_peak_bytes": _median(sections.get("mprof"), "mprof_peak_bytes"),
         "mprof_wall_ratio": _median(sections.get("mprof"), "mprof_wall_ratio"),
@@ -91,6 +85,7 @@ def run_all(
     dataset: Path | None = None,
     home: Path | None = None,
     only: list[str] | None = None,
+    keep: bool = False,
 ) -> dict[str, Any]:
     from diagnostics.dataset import scan
     from diagnostics.store import Store
@@ -143,7 +138,11 @@ def run_all(
     result["trials"] = len(ctx.trials)
     result["load_average_end"] = machine.load_average()
     result["seconds"] = round(time.monotonic() - started, 1)
-    result["workdir"] = str(workdir)
+    if keep:
+        result["workdir"] = str(workdir)  # the store with every trial, snippets, mprof data
+    else:
+        ctx.store.close()
+        shutil.rmtree(workdir, ignore_errors=True)
     return result
 
 
