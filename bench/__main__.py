@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bench import report, suite
+from diagnostics.errors import DiagnosticsError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     profile = "smoke" if args.smoke else "quick" if args.quick else "full"
-    result = suite.run_all(profile, dataset=args.dataset, home=args.home, only=args.only, keep=args.keep)
+    try:
+        result = suite.run_all(profile, dataset=args.dataset, home=args.home, only=args.only, keep=args.keep)
+    except DiagnosticsError as exc:  # a bad --dataset or --home: the message names it
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         suite.write_json(result, args.json)
     # Only a complete quick or full run may replace the table the docs show.

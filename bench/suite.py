@@ -99,11 +99,11 @@ def run_all(
         "machine": machine.describe(),
         "load_average_start": machine.load_average(),
     }
+    dataset_path = (dataset or REPO / "sample_data").resolve()
+    scan_result = scan(dataset_path, image_size=profile.image_size)  # DatasetError names the folder
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     home = home or workdir / "home"
     os.environ["DIAG_HOME"] = str(home)  # child processes (bench.child_trial) use the same store
-    dataset_path = (dataset or REPO / "sample_data").resolve()
-    scan_result = scan(dataset_path, image_size=profile.image_size)
     base = TrialConfig(
         dataset=str(dataset_path),
         loader="keras_directory",
