@@ -1,136 +1,19 @@
 """The dashboard in headless Chromium: a real trial from the browser, then every page.
 
-One Streamlit server per module, on a free port with its own DIAG_HOME; tests run in file order
-and share it (the trial's run is what Compare and History show). Screenshots go to screenshots/.
+One Streamlit server per module (tests/e2e/conftest.py); tests run in file order and share it
+(the trial's run is what Compare and History show). Screenshots go to screenshots/.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-expect = playwright_sync.expect
-expect.set_options(timeout=20_000)  # the machine is shared: first renders can take seconds
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "screenshots"
-CHROMIUM = "/usr/lib/chromium/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1400, "height": 1000}
 FINISHED = re.compile("Completed|Failed|Killed|Timed out|Cancelled|Interrupted")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("diag_home")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DIAG_HOME": str(home),
-        "DIAG_DATA_ROOTS": str(REPO / "sample_data"),
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    env.pop("DIAG_TEST_WORKER", None)  # the browser test runs the real worker
-    log = open(home / "streamlit.log", "w")  # noqa: SIM115 - closed in teardown
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"streamlit did not start: {(home / 'streamlit.log').read_text()[-2000:]}")
-        time.sleep(0.3)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(server)
-    expect(page.get_by_test_id("stApp")).to_be_visible()
-    yield page
-    context.close()
-
-
-def shot(page, name: str) -> None:
-    """Screenshot the whole page: Streamlit scrolls inside stMain, so grow the viewport to fit."""
-    SHOTS.mkdir(exist_ok=True)
-    page.wait_for_load_state("networkidle")
-    for chart in page.get_by_test_id("stPlotlyChart").all():
-        expect(chart.locator(".main-svg").first).to_be_attached()
-    page.wait_for_timeout(800)  # plotly transitions, dataframe canvas
-    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], int(height) + 40)})
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
-    page.set_viewport_size(VIEWPORT)
 
 
 def set_number(page, label: str, value: int) -> None:
@@ -141,7 +24,7 @@ def set_number(page, label: str, value: int) -> None:
 
 def test_a_first_visit_straight_to_a_page_gets_the_app_navigation(browser, server):
     # First test of the module: the server has not run app.py yet.
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(server + "/history")
     expect(page.get_by_role("heading", name="History", exact=True)).to_be_visible()
@@ -153,7 +36,7 @@ def test_a_first_visit_straight_to_a_page_gets_the_app_navigation(browser, serve
 
 
 @pytest.mark.tf
-def test_real_trial_from_the_browser_shows_figure_and_findings(page):
+def test_real_trial_from_the_browser_shows_figure_and_findings(page, shot):
     expect(page.get_by_role("heading", name="Run a trial")).to_be_visible()
     set_number(page, "Epochs", 2)
     set_number(page, "Image height (px)", 64)
@@ -176,13 +59,14 @@ def test_real_trial_from_the_browser_shows_figure_and_findings(page):
     ("link", "heading"),
     [
         ("Run", "Run a trial"),
+        ("Scenarios", "Scenarios"),
         ("Compare", "Compare runs"),
         ("Sweep", "Sweep"),
         ("History", "History"),
         ("Dataset", "Dataset"),
     ],
 )
-def test_every_page_opens(page, link, heading):
+def test_every_page_opens(page, shot, link, heading):
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
