@@ -303,7 +303,18 @@ def recommendation(ctx: Context) -> dict[str, Any]:
     for loader, grid in p.grid:
         configs.extend(sweep.expand(ctx.base.replace(loader=loader, epochs=p.grid_epochs), grid))
     ctx.log(f"    grid: {len(configs)} configs")
-    first = [ctx.run(c) for c in configs]
+    first: list[Trial] = []
+    failed: list[dict[str, str]] = []
+    for config in configs:
+        try:
+            first.append(ctx.run(config))
+        except BenchError as exc:  # a config that fails is a finding, not a reason to stop judging
+            failed.append({"config": _label(config), "error": str(exc)})
+            ctx.log(f"    FAILED {_label(config)}: {exc}")
+    if failed:
+        configs = [t.config for t in first]
+    if not first:
+        raise BenchError(f"every grid trial failed; first: {failed[0]['error']}")
     rows = [recommend_row(t) for t in first]
     pick_row = sweep.recommend(rows, memory_budget_bytes=None)
     if pick_row is None:
@@ -328,7 +339,8 @@ def recommendation(ctx: Context) -> dict[str, Any]:
     ctx.grid_configs = configs
     ctx.grid_first = first
     return {
-        "grid_size": len(configs),
+        "grid_size": len(configs) + len(failed),
+        "failed_configs": failed,
         "remeasure_rounds": p.remeasure_rounds,
         "pick": _label(configs[pick]),
         "best": _label(configs[best]),

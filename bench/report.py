@@ -215,6 +215,9 @@ def results_markdown(result: dict[str, Any]) -> str:
             f"Recommendation grid: {r.get('grid_size')} configs; pick `{r.get('pick')}`; re-measured best "
             f"`{r.get('best')}`; lowest peak within 5% `{r.get('lowest_peak_near_best')}`.",
         ]
+        lines += [
+            f"Grid config that failed: `{f['config']}`: {f['error']}" for f in r.get("failed_configs") or []
+        ]
     if result.get("errors"):
         lines += ["", "Sections that failed in this run:", ""]
         lines += [f"- `{name}`: {msg}" for name, msg in result["errors"].items()]
