@@ -142,6 +142,11 @@ def peak_fidelity(ctx: Context) -> dict[str, Any]:
         f"    run {trial.run_id}: spike peak={_mib(trial.peak_rss_bytes)} sampled max={_mib(trial.sampled_max_rss_bytes)}"
     )
     kernel = int(report["children_maxrss_bytes"])
+    # How short the spike was: time the main RSS spent in the top 10% of the rise above baseline.
+    samples = ctx.store.samples(trial.run_id)
+    rise = trial.vmhwm_bytes - (trial.baseline_rss_bytes or 0)
+    near_top = samples[samples["main_rss_bytes"] >= trial.vmhwm_bytes - 0.1 * rise]
+    spike_seconds = len(near_top) / config.sample_hz
     return {
         "config": _label(config),
         "run_id": trial.run_id,
@@ -154,6 +159,12 @@ def peak_fidelity(ctx: Context) -> dict[str, Any]:
         "last_sampled_vmhwm_bytes": trial.last_sampled_vmhwm_bytes,
         "sampled_max_rss_bytes": trial.sampled_max_rss_bytes,
         "sampled_peak_fraction": _ratio(trial.sampled_max_rss_bytes, trial.vmhwm_bytes),
+        "baseline_rss_bytes": trial.baseline_rss_bytes,
+        # The same over the rise above baseline, where a missed spike would actually show.
+        "sampled_rise_fraction": _ratio(
+            (trial.sampled_max_rss_bytes or 0) - (trial.baseline_rss_bytes or 0), rise
+        ),
+        "spike_seconds_near_top": spike_seconds,
         "samples": trial.samples,
     }
 

@@ -124,7 +124,8 @@ def results_markdown(result: dict[str, Any]) -> str:
             "max sampled RSS / VmHWM on the spiky trial",
             _num(result.get("sampled_peak_fraction")),
             "",
-            "information",
+            f"of the rise above baseline: {_num(k.get('sampled_rise_fraction'))}; the spike spent "
+            f"{_num(k.get('spike_seconds_near_top'), 's')} in its top 10%",
         ),
         (
             "kernel check",

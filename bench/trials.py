@@ -33,6 +33,7 @@ class Trial:
     steady_images_per_second: float | None  # the product's figure: steady images / steady seconds
     median_epoch_images_per_second: float | None  # robust to one disturbed epoch; for paired ratios
     images_per_second: float | None
+    baseline_rss_bytes: int | None  # RSS at `ready`
     peak_rss_bytes: int | None  # what the product reports
     vmhwm_bytes: int | None  # the worker's own VmHWM from its `done` event
     sampled_max_rss_bytes: int | None  # highest main-process RSS sampled until `done`
@@ -122,6 +123,7 @@ def read(
         or steady_images_per_second(summary.get("epochs") or []),
         median_epoch_images_per_second=median_epoch_images_per_second(summary.get("epochs") or []),
         images_per_second=summary.get("images_per_second"),
+        baseline_rss_bytes=summary.get("baseline_rss_bytes"),
         peak_rss_bytes=summary.get("peak_rss_bytes"),
         vmhwm_bytes=vmhwm,
         sampled_max_rss_bytes=sampled_max,
