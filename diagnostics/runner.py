@@ -422,10 +422,12 @@ class _Trial:
                         raise _Outcome("cancelled", "cancelled on request")
                 next_tick += period
                 delay = next_tick - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                else:
-                    next_tick = time.monotonic()  # fell behind (loaded box): do not burst to catch up
+                if delay <= 0:
+                    # Fell behind (loaded box): skip the missed ticks; sampling again at once would
+                    # only add a sample a fraction of a millisecond after the last one.
+                    delay = period
+                    next_tick = time.monotonic() + period
+                time.sleep(delay)
         except _Outcome as outcome:
             self.proc.wait()
             return outcome.status, outcome.message
