@@ -63,7 +63,9 @@ class Context:
 
 def _label(config: TrialConfig) -> str:
     changed = {
-        k: v for k, v in config.changed_options().items() if k not in ("epochs", "steps", "image_size")
+        k: v
+        for k, v in config.changed_options().items()
+        if k not in ("epochs", "steps", "image_size", "timeout_seconds")
     }
     return config.loader + "".join(f" {k}={v}" for k, v in sorted(changed.items()))
 
