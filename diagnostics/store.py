@@ -180,18 +180,33 @@ def diag_home(home: str | os.PathLike | None = None) -> Path:
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> int:
-    """Bring the schema to SCHEMA_VERSION in one transaction; return the version found."""
+    """Bring the schema to SCHEMA_VERSION in one transaction; return the version found.
+
+    The version is read under the write lock (BEGIN IMMEDIATE): two processes opening a new store
+    at once (a CLI run and the dashboard) must not both create the tables.
+    """
     found = conn.execute("PRAGMA user_version").fetchone()[0]
-    if found > SCHEMA_VERSION:
-        raise StoreError(
-            f"store {path} has schema version {found}, newer than this program understands "
-            f"({SCHEMA_VERSION}); upgrade the program or point DIAG_HOME elsewhere"
-        )
     if found == SCHEMA_VERSION:
-        return found
-    # executescript commits first; BEGIN IMMEDIATE inside it keeps the migration atomic.
-    script = "".join(_MIGRATIONS[v] for v in range(found, SCHEMA_VERSION))
-    conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;")
+        return found  # the usual case: no write lock needed
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = conn.execute("PRAGMA user_version").fetchone()[0]
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {path} has schema version {found}, newer than this program understands "
+                f"({SCHEMA_VERSION}); upgrade the program or point DIAG_HOME elsewhere"
+            )
+        script = "".join(_MIGRATIONS[v] for v in range(found, SCHEMA_VERSION))
+        # One statement at a time: executescript would commit the open transaction first.
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        if found != SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     return found
 
 

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from diagnostics.config import TrialConfig
 from diagnostics.errors import StoreError
 from diagnostics.store import _SCHEMA_V1, SCHEMA_VERSION, Store
+
+REPO = Path(__file__).resolve().parents[2]
 
 SCAN = {
     "root": "/data/flowers",
@@ -261,3 +266,16 @@ def test_connections_are_per_thread(store):
         t.join()
     assert errors == []
     assert len(store.logs(run_id)) == 8
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path):
+    # A CLI run and the dashboard may create the same new store together: exactly one migrates.
+    code = "import sys; from diagnostics.store import Store; Store(sys.argv[1])"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    assert Store(tmp_path).schema_version() == SCHEMA_VERSION
