@@ -397,12 +397,7 @@ class _Trial:
                         self.peak_tree_rss_bytes = max(self.peak_tree_rss_bytes, sample["rss_bytes"])
                         if sample["rss_bytes"] > self.budget_bytes:
                             self._kill_tree()
-                            raise _Outcome(
-                                "killed_budget",
-                                f"memory budget exceeded: the worker's process tree reached "
-                                f"{_mib(sample['rss_bytes'])} (budget {_mib(self.budget_bytes)}) "
-                                f"{sample['t'] - self.t_started:.1f} s after start; the trial was killed",
-                            )
+                            raise _Outcome("killed_budget", self._budget_message(sample))
                 if self.proc.poll() is not None:
                     return self._exit_outcome()
                 if timeout is not None and now - self.t_started > timeout:
@@ -435,6 +430,20 @@ class _Trial:
             self._kill_tree()
             self.proc.wait()
             return "cancelled", "cancelled (Ctrl-C)"
+
+    def _budget_message(self, sample: dict) -> str:
+        message = (
+            f"memory budget exceeded: the worker's process tree reached {_mib(sample['rss_bytes'])} "
+            f"(budget {_mib(self.budget_bytes)}) {sample['t'] - self.t_started:.1f} s after start; "
+            "the trial was killed"
+        )
+        if self.ready is None:
+            # Importing TensorFlow alone takes several hundred MiB: no pipeline had been built yet.
+            message += (
+                " before the worker had finished importing TensorFlow, so the budget is below the "
+                "import baseline itself; raise --memory-budget"
+            )
+        return message
 
     def _exit_outcome(self) -> tuple[str, str | None]:
         code = self.proc.returncode
