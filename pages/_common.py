@@ -5,29 +5,15 @@ Pages import this module; it is not a page itself (``app.py`` lists the pages ex
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from diagnostics import ui
-from diagnostics.config import COLOR_MODES, INTERPOLATIONS, MODELS, MODES, TrialConfig
 from diagnostics.errors import DiagnosticsError
 from diagnostics.store import Store
-
-DEFAULTS = TrialConfig(dataset="")
-CHOICES = {
-    "mode": MODES,
-    "model": MODELS,
-    "cache": ("none", "memory", "file"),
-    "dtype": ("float32", "float16", "uint8"),
-    "augmentation": ("none", "light", "heavy"),
-    "color_mode": COLOR_MODES,
-    "interpolation": INTERPOLATIONS,
-}
 
 
 @st.cache_resource(show_spinner=False)
@@ -91,24 +77,7 @@ def dataset_picker(key: str = "dataset") -> str:
 
 @st.cache_data(ttl=30, show_spinner=False)
 def _suggested_folders(roots: tuple[str, ...]) -> list[str]:
-    # The roots themselves plus their direct sub-folders that hold sub-folders (class-per-folder
-    # candidates); bounded so a large home folder stays quick.
-    out: list[str] = []
-    for root in roots:
-        out.append(root)
-        try:
-            entries = sorted(os.scandir(root), key=lambda e: e.name)[:300]
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
-                continue
-            try:
-                if any(sub.is_dir(follow_symlinks=False) for sub in os.scandir(entry.path)):
-                    out.append(entry.path)
-            except OSError:
-                continue
-    return out
+    return ui.suggested_folders(roots)
 
 
 @st.cache_data(ttl=60, show_spinner="Scanning the folder…", max_entries=16)
@@ -120,84 +89,37 @@ def cached_scan(path: str, image_size: tuple[int, int], color_mode: str, dtype: 
 
 
 def option_widget(name: str, kind: str, label: str, help_text: str, key: str) -> Any:
-    default = getattr(DEFAULTS, name)
-    if kind == "select":
-        choices = list(CHOICES[name])
-        return st.selectbox(label, choices, index=choices.index(default), help=help_text, key=key)
-    if kind == "knob":
-        choices = list(ui.KNOB_CHOICES)
-        return ui.knob_value(
-            st.selectbox(label, choices, index=choices.index(str(default)), help=help_text, key=key)
-        )
-    if kind == "bool":
-        return st.checkbox(label, value=default, help=help_text, key=key)
-    if kind == "int":
-        return int(
-            st.number_input(
-                label, min_value=0 if name == "seed" else 1, value=default, step=1, help=help_text, key=key
-            )
-        )
-    if kind == "opt_int":
-        value = st.number_input(label, min_value=1, value=default, step=1, help=help_text, key=key)
-        return None if value is None else int(value)
-    if kind == "opt_float":
-        return st.number_input(label, min_value=0.0, value=default, format="%.5f", help=help_text, key=key)
-    raise ValueError(f"unknown option kind {kind!r}")
+    widget, kwargs = ui.option_widget_spec(name, kind)
+    return ui.option_value(kind, getattr(st, widget)(label, help=help_text, key=key, **kwargs))
 
 
 def loader_options_form(loader_name: str, prefix: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Widgets for the options this loader accepts, three per row; returns changed values only."""
     from diagnostics.loaders import get_loader
 
-    loader = get_loader(loader_name)
-    specs = [s for s in ui.applicable_specs(loader.options) if s[0] not in skip]
+    specs = [s for s in ui.applicable_specs(get_loader(loader_name).options) if s[0] not in skip]
     values: dict[str, Any] = {}
-    for start in range(0, len(specs), 3):
-        columns = st.columns(3)
-        for column, (name, kind, label, help_text) in zip(columns, specs[start : start + 3], strict=False):
+    for row in ui.in_rows(specs, 3):
+        for column, (name, kind, label, help_text) in zip(st.columns(3), row, strict=False):
             with column:
                 values[name] = option_widget(
                     name, kind, label, help_text, key=f"{prefix}_{loader_name}_{name}"
                 )
-    return {k: v for k, v in values.items() if v != getattr(DEFAULTS, k)}
+    return ui.changed_options(values)
 
 
 def limits_form(prefix: str) -> dict[str, Any]:
     """Memory budget (MiB) and timeout (s); empty means the defaults (80% of free RAM, none)."""
-    left, right = st.columns(2)
-    budget_mib = left.number_input(
-        "Memory budget (MiB)",
-        min_value=64,
-        value=None,
-        step=256,
-        key=f"{prefix}_budget",
-        help="The worker's whole process tree is killed when its RSS crosses this. Empty = 80% of available RAM.",
-    )
-    timeout_s = right.number_input(
-        "Timeout (s)",
-        min_value=1,
-        value=None,
-        step=30,
-        key=f"{prefix}_timeout",
-        help="Empty = no time limit.",
-    )
-    out: dict[str, Any] = {}
-    if budget_mib:
-        out["memory_budget_bytes"] = int(budget_mib) * 1024 * 1024
-    if timeout_s:
-        out["timeout_seconds"] = float(timeout_s)
-    return out
+    raw = {
+        field: column.number_input(value=None, key=f"{prefix}_{field}", **spec)
+        for column, (field, spec) in zip(st.columns(2), ui.LIMIT_INPUTS.items(), strict=True)
+    }
+    return ui.limit_overrides(budget_mib=raw["budget"], timeout_s=raw["timeout"])
 
 
 def run_choices(store: Store, statuses: tuple[str, ...] | None = None) -> dict[int, str]:
     """{run id: label} newest first, for pickers."""
-    frame = store.list_runs()
-    if statuses is not None:
-        frame = frame[frame["status"].isin(statuses)]
-    return {
-        int(r.id): f"#{r.id} {r.loader} · {Path(str(r.dataset_path)).name} · {r.status} · {r.created}"
-        for r in frame.itertuples()
-    }
+    return ui.run_choices(store.list_runs(), statuses)
 
 
 def _through_app() -> None:

@@ -44,7 +44,7 @@ with user_errors():
                 "peak": ui.format_bytes((run.get("summary") or {}).get("peak_rss_bytes")),
                 "baseline": ui.format_bytes((run.get("summary") or {}).get("baseline_rss_bytes")),
                 "images/s": ui.format_rate((run.get("summary") or {}).get("images_per_second")),
-                "leak verdict": _views.leak_verdict(run)[0],
+                "leak verdict": ui.leak_verdict_text(run)[0],
                 "findings": len(run.get("findings") or []),
             }
             for i, run in runs.items()

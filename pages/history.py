@@ -44,34 +44,8 @@ with user_errors():
     statuses = left.multiselect("Status", sorted(runs["status"].unique()), key="hist_status")
     loaders = middle.multiselect("Loader", sorted(runs["loader"].dropna().unique()), key="hist_loader")
     text = right.text_input("Dataset contains", key="hist_text", placeholder="e.g. sample_data")
-    shown = runs
-    if statuses:
-        shown = shown[shown["status"].isin(statuses)]
-    if loaders:
-        shown = shown[shown["loader"].isin(loaders)]
-    if text:
-        shown = shown[shown["dataset_path"].fillna("").str.contains(text, case=False, regex=False)]
-
-    table = shown.assign(
-        peak_mib=shown["peak_rss_bytes"].map(ui.mib),
-        baseline_mib=shown["baseline_rss_bytes"].map(ui.mib),
-        leak_mib_per_epoch=shown["leak_bytes_per_epoch"].map(ui.mib),
-    )[
-        [
-            "id",
-            "created",
-            "status",
-            "dataset_path",
-            "loader",
-            "mode",
-            "peak_mib",
-            "baseline_mib",
-            "images_per_second",
-            "leak_mib_per_epoch",
-            "sweep_id",
-            "error",
-        ]
-    ]
+    shown = ui.filter_runs(runs, statuses, loaders, text)
+    table = ui.history_table(shown)
     table_ids = [int(i) for i in table["id"]]
 
     def _sync_selection() -> None:

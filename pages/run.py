@@ -9,7 +9,6 @@ from diagnostics.config import TrialConfig, validate
 from diagnostics.loaders import LOADER_NAMES, get_loader
 from pages import _views
 from pages._common import (
-    CHOICES,
     cached_scan,
     dataset_picker,
     get_store,
@@ -36,11 +35,13 @@ with st.expander("Trial set-up", expanded=not store.active_runs()):
         )
         mode = middle.selectbox(
             "Mode",
-            CHOICES["mode"],
+            ui.OPTION_CHOICES["mode"],
             key="run_mode",
             help="iterate: the input pipeline alone; fit: model.fit on a small model.",
         )
-        model = right.selectbox("Model (fit)", CHOICES["model"], key="run_model", disabled=mode != "fit")
+        model = right.selectbox(
+            "Model (fit)", ui.OPTION_CHOICES["model"], key="run_model", disabled=mode != "fit"
+        )
         a, b, c, d = st.columns(4)
         epochs = a.number_input(
             "Epochs", 1, 50, 3, key="run_epochs", help="3 or more epochs give a leak verdict."

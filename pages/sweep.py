@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 
-import pandas as pd
 import streamlit as st
 
 from diagnostics import charts, sweep, ui
@@ -32,7 +31,7 @@ with new_tab, user_errors():
             name.replace("_", " "), options, key=f"sweep_grid_{name}", format_func=ui.format_value
         )
         if picked:
-            grid[name] = [list(v) if isinstance(v, tuple) else v for v in picked]
+            grid[name] = ui.grid_values(picked)
     budget_mib = st.number_input(
         "Memory budget (MiB)",
         64,
@@ -79,10 +78,7 @@ with stored_tab, user_errors():
     if sweeps.empty:
         st.info("No sweeps yet.", icon=":material/info:")
     else:
-        labels = {
-            int(r.id): f"#{r.id} {r.name} · {r.status} · {r.runs} runs · {r.created}"
-            for r in sweeps.itertuples()
-        }
+        labels = ui.sweep_labels(sweeps)
         current = st.session_state.get("sweep_id")
         chosen = st.selectbox(
             "Open a stored sweep",
@@ -93,25 +89,6 @@ with stored_tab, user_errors():
         )
         if st.button("Open", key="sweep_open_button"):
             st.session_state["sweep_id"] = chosen
-
-
-def points_frame(result: dict) -> pd.DataFrame:
-    front_ids = {row["id"] for row in result["front"]}
-    return pd.DataFrame(
-        [
-            {
-                "id": row["id"],
-                "label": f"#{row['id']} "
-                + ", ".join(f"{k}={ui.format_value(v)}" for k, v in row["options"].items()),
-                "status": row["status"],
-                "peak_rss_bytes": row["peak_rss_bytes"],
-                "images_per_second": row["steady_images_per_second"] or row["images_per_second"],
-                "on_front": row["id"] in front_ids,
-            }
-            for row in result["rows"]
-        ],
-        columns=["id", "label", "status", "peak_rss_bytes", "images_per_second", "on_front"],
-    )
 
 
 def sweep_view(sweep_id: int) -> None:
@@ -126,7 +103,7 @@ def sweep_view(sweep_id: int) -> None:
         st.progress(
             finished / max(total, 1), text=f"{finished} of {total} trials finished · sweep {result['status']}"
         )
-        points = points_frame(result)
+        points = ui.sweep_points_frame(result)
         best = result["recommendation"]
         budget = (best or {}).get("memory_budget_bytes")
         plot(
@@ -143,15 +120,7 @@ def sweep_view(sweep_id: int) -> None:
                     st.code(best["snippet"], language="python")
         elif finished:
             st.warning("No finished trial qualifies for a recommendation yet.")
-        table = points.assign(
-            peak=points["peak_rss_bytes"].map(ui.format_bytes),
-            throughput=points["images_per_second"].map(ui.format_rate),
-        )
-        st.dataframe(
-            table[["id", "label", "status", "peak", "throughput", "on_front"]],
-            hide_index=True,
-            width="stretch",
-        )
+        st.dataframe(ui.sweep_trials_table(points), hide_index=True, width="stretch")
 
 
 LIVE = ("created", "running")
