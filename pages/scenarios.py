@@ -13,6 +13,19 @@ page_header(
 )
 store = get_store()
 catalogue = {s.name: s for s in scenarios.list_scenarios()}
+jobs = scenarios.list_jobs(store)
+scenario_of_job = {j["id"]: j["scenario"] for j in jobs}
+
+
+def _ask(scenario_name: str | None) -> None:
+    if scenario_name in catalogue:
+        st.session_state["scn_name"] = scenario_name
+
+
+# The Question box asks the open run's question, so the result below never answers another one:
+# a fresh session (a reload) opens the newest run, and opening another run switches the question.
+if "scn_name" not in st.session_state and jobs:
+    _ask(scenario_of_job.get(st.session_state.get("scn_job"), jobs[0]["scenario"]))
 
 with user_errors():
     name = st.selectbox(
@@ -33,7 +46,6 @@ with user_errors():
         st.session_state["scn_job"] = scenarios.start_job(name, folder, store)
         st.rerun()
 
-jobs = scenarios.list_jobs(store)
 if not jobs:
     st.info("No scenario has run yet: pick a question and press Run.", icon=":material/info:")
     st.stop()
@@ -45,6 +57,7 @@ job_id = st.selectbox(
     format_func=labels.get,
     index=list(labels).index(current) if current in labels else 0,
     key="scn_open",
+    on_change=lambda: _ask(scenario_of_job.get(st.session_state["scn_open"])),
 )
 
 

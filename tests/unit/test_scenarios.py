@@ -508,3 +508,12 @@ def test_scenarios_page_runs_one_and_shows_verdict_charts_and_report(page_home):
     assert "Memory, aligned at ready" in names and "Throughput per epoch" in names
     assert at.code  # the better pipeline's snippet
     assert len(at.get("download_button")) == 1  # the HTML report
+
+    # A reload is a fresh session: the Question box asks the open (newest) run's question, not the
+    # first one in the catalogue, so the verdict below answers the question shown above it.
+    reloaded = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    reloaded.switch_page("pages/scenarios.py")
+    reloaded.run()
+    assert not reloaded.exception, [e.message for e in reloaded.exception]
+    assert reloaded.selectbox(key="scn_name").value == "file_handles"
+    assert reloaded.selectbox(key="scn_open").value == job_id
