@@ -193,21 +193,7 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
     groups = run.get("log_groups") or []
     if groups:
         parts.append("<h3>Log lines</h3>")
-        parts.append(
-            _table(
-                [
-                    {
-                        "count": g.get("count"),
-                        "level": g.get("level"),
-                        "known": "known" if g.get("known") else "unknown",
-                        "source": g.get("source") or "–",
-                        "message": g.get("template"),
-                        "explanation": g.get("explanation") or "no verified source",
-                    }
-                    for g in groups
-                ]
-            )
-        )
+        parts.append(_table(ui.log_group_rows(groups)))
     parts.append(
         "<h3>Configuration</h3>"
         + _table([{"option": k, "value": ui.format_value(v)} for k, v in config.items()])

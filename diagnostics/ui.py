@@ -49,6 +49,7 @@ __all__ = [
     "leak_verdict_text",
     "limit_overrides",
     "log_groups_caption",
+    "log_group_rows",
     "log_groups_table",
     "memory_figure_marks",
     "mib",
@@ -572,22 +573,24 @@ def log_groups_caption(groups: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def log_group_rows(groups: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per log template, most frequent first (the dashboard's table and the HTML report)."""
+    return [
+        {
+            "count": g.get("count"),
+            "level": g.get("level"),
+            "known": "known" if g.get("known") else "unknown",
+            "source": g.get("source") or "–",
+            "message": g.get("template"),
+            "explanation": g.get("explanation") or "no verified source",
+            "per epoch": ", ".join(str(n) for n in g.get("per_epoch") or []),
+        }
+        for g in sorted(groups, key=lambda g: -int(g.get("count") or 0))
+    ]
+
+
 def log_groups_table(groups: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per log template, most frequent first."""
-    return pd.DataFrame(
-        [
-            {
-                "count": g.get("count"),
-                "level": g.get("level"),
-                "known": "known" if g.get("known") else "unknown",
-                "source": g.get("source") or "–",
-                "message": g.get("template"),
-                "explanation": g.get("explanation") or "no verified source",
-                "per epoch": ", ".join(str(n) for n in g.get("per_epoch") or []),
-            }
-            for g in sorted(groups, key=lambda g: -int(g.get("count") or 0))
-        ]
-    )
+    return pd.DataFrame(log_group_rows(groups))
 
 
 # History and Sweep tables --------------------------------------------------------------------

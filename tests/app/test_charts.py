@@ -111,6 +111,7 @@ def test_html_report_is_self_contained(tmp_path):
     assert "<script src=" not in single and "Plotly" in single  # plotly.js inlined, nothing fetched
     assert "cache() holds the decoded dataset in RAM" in single
     assert "import tensorflow as tf" in single
+    assert "<h3>Log lines</h3>" in single and "Local rendezvous is aborting" in single
     assert single.count('class="plotly-graph-div"') == 2  # live figure + memory model
     comparison = render_html(store, ids)
     assert "Comparison of runs" in comparison and "class='differs'" in comparison
