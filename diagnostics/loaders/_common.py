@@ -126,6 +126,27 @@ def prefetch_call(config: Any) -> str | None:
     return f"dataset = dataset.prefetch({value})" if value else None
 
 
+# The options of the tf.data pipelines built from a file list (tfdata_map_batch, tfdata_batch_map).
+TFDATA_OPTIONS = frozenset(
+    {
+        "interpolation",
+        "shuffle",
+        "shuffle_buffer",
+        "seed",
+        "cache",
+        "prefetch",
+        "num_parallel_calls",
+        "dtype",
+        "augmentation",
+    }
+)
+
+
+def refuse_buffer_without_shuffle(config: Any, loader_name: str) -> None:
+    if config.shuffle_buffer is not None and not config.shuffle:
+        raise ConfigError(f"{cli_name('shuffle_buffer')} needs --shuffle (loader {loader_name})")
+
+
 def refuse_pil_area(config: Any, loader_name: str, api: str) -> None:
     if config.interpolation == "area":
         raise ConfigError(

@@ -21,26 +21,10 @@ class TfdataBatchMapLoader:
     description = (
         "tf.data file list -> batch -> map(tf.map_fn(decode)) -> [cache] -> [prefetch]: batch-then-decode"
     )
-    options = frozenset(
-        {
-            "interpolation",
-            "shuffle",
-            "shuffle_buffer",
-            "seed",
-            "cache",
-            "prefetch",
-            "num_parallel_calls",
-            "dtype",
-            "augmentation",
-        }
-    )
+    options = c.TFDATA_OPTIONS
 
     def check(self, config: Any) -> None:
-        if config.shuffle_buffer is not None and not config.shuffle:
-            from diagnostics.config import cli_name
-            from diagnostics.errors import ConfigError
-
-            raise ConfigError(f"{cli_name('shuffle_buffer')} needs --shuffle (loader {self.name})")
+        c.refuse_buffer_without_shuffle(config, self.name)
 
     def pipeline_code(self, config: Any, scan: dict[str, Any]) -> str:
         parallel = c.parallel_kwarg(config)

@@ -22,26 +22,10 @@ class TfdataMapBatchLoader:
     description = (
         "tf.data file list -> map(read+decode+resize) -> [cache] -> [shuffle] -> batch -> [prefetch]"
     )
-    options = frozenset(
-        {
-            "interpolation",
-            "shuffle",
-            "shuffle_buffer",
-            "seed",
-            "cache",
-            "prefetch",
-            "num_parallel_calls",
-            "dtype",
-            "augmentation",
-        }
-    )
+    options = c.TFDATA_OPTIONS
 
     def check(self, config: Any) -> None:
-        if config.shuffle_buffer is not None and not config.shuffle:
-            from diagnostics.config import cli_name
-            from diagnostics.errors import ConfigError
-
-            raise ConfigError(f"{cli_name('shuffle_buffer')} needs --shuffle (loader {self.name})")
+        c.refuse_buffer_without_shuffle(config, self.name)
 
     def pipeline_code(self, config: Any, scan: dict[str, Any]) -> str:
         parallel = c.parallel_kwarg(config)
