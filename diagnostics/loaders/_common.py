@@ -126,6 +126,16 @@ def prefetch_call(config: Any) -> str | None:
     return f"dataset = dataset.prefetch({value})" if value else None
 
 
+# What the driver needs from a finite tf.data dataset: every epoch iterates it to the end (never
+# breaking out of a cached dataset early), and model.fit needs no steps_per_epoch.
+FINITE_TFDATA_DRIVER = (
+    "steps_per_epoch = None  # a finite dataset: each epoch reads it to the end\n"
+    "\n"
+    "\n"
+    "def epoch_batches():\n"
+    "    return dataset\n"
+)
+
 # The options of the tf.data pipelines built from a file list (tfdata_map_batch, tfdata_batch_map).
 TFDATA_OPTIONS = frozenset(
     {

@@ -84,19 +84,12 @@ class KerasDirectoryLoader:
             )
         chain.append(c.prefetch_call(config))
         chain = [line for line in chain if line]
-        driver_hooks = (
-            "steps_per_epoch = None  # a finite dataset: each epoch reads it to the end\n"
-            "\n"
-            "\n"
-            "def epoch_batches():\n"
-            "    return dataset\n"
-        )
         return c.join(
             c.cache_setup(config),
             c.augmentation_model(config),
             create,
             "\n".join(chain),
-            driver_hooks,
+            c.FINITE_TFDATA_DRIVER,
         )
 
 

@@ -59,13 +59,6 @@ class TfdataBatchMapLoader:
                 f"dataset = dataset.map(lambda images, labels: (augment(images, training=True), labels){parallel})"
             )
         chain.append(c.prefetch_call(config))
-        driver_hooks = (
-            "steps_per_epoch = None  # a finite dataset: each epoch reads it to the end\n"
-            "\n"
-            "\n"
-            "def epoch_batches():\n"
-            "    return dataset\n"
-        )
         return c.join(
             c.file_listing(scan),
             c.tf_load_image(config, with_label=False),
@@ -73,7 +66,7 @@ class TfdataBatchMapLoader:
             c.cache_setup(config),
             c.augmentation_model(config),
             "\n".join(line for line in chain if line),
-            driver_hooks,
+            c.FINITE_TFDATA_DRIVER,
         )
 
 
