@@ -136,6 +136,26 @@ FINITE_TFDATA_DRIVER = (
     "    return dataset\n"
 )
 
+
+def steps_cap(config: Any) -> str:
+    """With --steps, an epoch delivers at most STEPS batches: the count the driver checks against."""
+    return "num_images = min(num_images, STEPS * BATCH_SIZE)\n" if config.steps else ""
+
+
+def generator_fit_driver(config: Any) -> str:
+    """A plain Python generator for model.fit: loop the epoch forever and say how long an epoch is."""
+    steps = "STEPS" if config.steps else "math.ceil(num_images / BATCH_SIZE)"
+    return (
+        "def forever():\n"
+        "    while True:\n"
+        "        yield from epoch_batches()\n"
+        "\n"
+        "\n"
+        "dataset = forever()  # model.fit takes a generator when told the steps per epoch\n"
+        f"steps_per_epoch = {steps}\n" + steps_cap(config)
+    )
+
+
 # The options of the tf.data pipelines built from a file list (tfdata_map_batch, tfdata_batch_map).
 TFDATA_OPTIONS = frozenset(
     {

@@ -53,26 +53,13 @@ class EagerLoopLoader:
             "    if images:",
             "        yield tf.stack(images), tf.constant(labels)",
         ]
-        fit_source = (
-            "def forever():\n"
-            "    while True:\n"
-            "        yield from epoch_batches()\n"
-            "\n"
-            "\n"
-            "dataset = forever()  # model.fit takes a generator when told the steps per epoch\n"
-        )
-        steps = "STEPS" if config.steps else "math.ceil(num_images / BATCH_SIZE)"
-        counts = f"steps_per_epoch = {steps}\n"
-        if config.steps:
-            counts += "num_images = min(num_images, STEPS * BATCH_SIZE)\n"
         return c.join(
             c.file_listing(scan),
             "rng = np.random.default_rng(SEED)" if config.shuffle else None,
             c.tf_load_image(config, with_label=False),
             keep,
             "\n".join(loop),
-            fit_source,
-            counts,
+            c.generator_fit_driver(config),
         )
 
 

@@ -59,7 +59,6 @@ class PilGeneratorLoader:
                 "        yield load_image(path), label",
             ]
         )
-        counts = "num_images = min(num_images, STEPS * BATCH_SIZE)\n" if config.steps else ""
         if config.via_tf_data:
             chain = [
                 "dataset = tf.data.Dataset.from_generator(",
@@ -76,14 +75,7 @@ class PilGeneratorLoader:
             prefetch = c.prefetch_call(config)
             if prefetch:
                 chain.append(prefetch)
-            hooks = (
-                "steps_per_epoch = None  # a finite dataset: each epoch reads it to the end\n"
-                f"{counts}"
-                "\n"
-                "\n"
-                "def epoch_batches():\n"
-                "    return dataset\n"
-            )
+            hooks = c.steps_cap(config) + c.FINITE_TFDATA_DRIVER
             pipeline = "\n".join(chain)
         else:
             batches = [
@@ -101,17 +93,7 @@ class PilGeneratorLoader:
                 batches += ["            if batches == STEPS:  # --steps", "                return"]
             batches += ["    if images:", "        yield np.stack(images), np.array(labels)"]
             pipeline = "\n".join(batches)
-            steps = "STEPS" if config.steps else "math.ceil(num_images / BATCH_SIZE)"
-            hooks = (
-                "def forever():\n"
-                "    while True:\n"
-                "        yield from epoch_batches()\n"
-                "\n"
-                "\n"
-                "dataset = forever()  # model.fit takes a generator when told the steps per epoch\n"
-                f"steps_per_epoch = {steps}\n"
-                f"{counts}"
-            )
+            hooks = c.generator_fit_driver(config)
         return c.join(
             c.file_listing(scan),
             "rng = np.random.default_rng(SEED)" if config.shuffle else None,
