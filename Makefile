@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench venv clean-venv-stamps
+.PHONY: run test lint bench venv clean-venv-stamps chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# The browser tests drive Debian's chromium: installed here when missing and possible, else one line
+# says the command to run (before anything slow, so a new user learns it at once).
+chromium:
+	sh scripts/ensure_chromium.sh
+
+test: chromium lint
 	$(BIN)/python -m pytest
 
 bench: $(DEV_STAMP)

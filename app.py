@@ -25,18 +25,25 @@ if (HERE / "pages" / "scenarios.py").exists():
 
 page = st.navigation(PAGES)
 
-with st.sidebar:
+
+@st.fragment(run_every=2.0)
+def queue() -> None:
+    # A fragment of its own, so the queue follows runs started, finished or killed elsewhere.
     with user_errors():
         store = get_store()
-        active = store.active_runs()
         st.caption(f"Store: `{store.path}`")
-        if active:
+        lines = ui.queue_view(store)
+        if lines[0][0]:
             st.markdown("**Queue**")
-            for position, run in enumerate(active):
-                icon = ui.STATUS_ICONS.get(run["status"], "")
-                where = "running" if run["status"] == "running" else f"queued ({position} ahead)"
-                st.markdown(f"{icon} #{run['id']} `{run.get('loader')}`: {where}")
-        else:
-            st.caption("No trial running.")
+        for icon, text in lines:
+            if icon:
+                st.markdown(f"{icon} {text}")
+            else:
+                st.caption(text)
 
-page.run()
+
+with st.sidebar:
+    queue()
+
+with user_errors():  # a store the pages cannot read is the same message, never a traceback
+    page.run()

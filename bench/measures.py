@@ -25,9 +25,11 @@ from diagnostics.store import Store
 
 __all__ = [
     "Context",
+    "attribution_coverage",
     "decode_limit",
     "mprof_comparison",
     "peak_fidelity",
+    "probe_overhead",
     "recommendation",
     "sampler_overhead",
     "sweep_and_fixed_cost",
@@ -498,4 +500,106 @@ def decode_limit(ctx: Context) -> dict[str, Any]:
         "decode_limit_ratio": spread(
             [_ratio(t.median_epoch_images_per_second, lim) for t, lim in zip(loaders, limits, strict=True)]
         ),
+    }
+
+
+# -- 7. probe overhead (issue 11) ------------------------------------------------------------------
+
+PROBE_HZ_ENV = "DIAG_PROBE_HZ"  # read by the worker (diagnostics.probe); 0 turns the probe off
+
+
+def _with_env(name: str, value: str | None, action: Any) -> Any:
+    """Run action() with the environment variable set (or removed); the worker inherits it."""
+    before = os.environ.get(name)
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+    try:
+        return action()
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def probe_overhead(ctx: Context) -> dict[str, Any]:
+    """Steady images/s with the probe at its default rate over the same trial with the probe off.
+
+    Measured as the sampler's overhead is: the same trial, alternated pairs in one run, the median
+    of per-pair ratios of the median epoch rate. The sampler runs in both.
+    """
+    p = ctx.profile
+    config = ctx.base.replace(epochs=p.overhead_epochs, sample_hz=50.0)
+    probed, off = alternate(
+        [
+            lambda: _with_env(PROBE_HZ_ENV, None, lambda: ctx.run(config)),
+            lambda: _with_env(PROBE_HZ_ENV, "0", lambda: ctx.run(config)),
+        ],
+        p.probe_pairs,
+    )
+    ratios = [
+        _ratio(a.median_epoch_images_per_second, b.median_epoch_images_per_second)
+        for a, b in zip(probed, off, strict=True)
+    ]
+    stats = [_probe_stats(ctx.store, t.run_id) for t in probed]
+    return {
+        "config": _label(config),
+        "pairs": p.probe_pairs,
+        "probe_overhead_ratio": spread(ratios),
+        "probed_images_per_second": spread([t.median_epoch_images_per_second for t in probed]),
+        "off_images_per_second": spread([t.median_epoch_images_per_second for t in off]),
+        # The cause, without throughput noise: the probe's own time per second of trial.
+        "probe_seconds_per_second": spread(
+            [s["seconds"] / t.wall_seconds for s, t in zip(stats, probed, strict=True) if s]
+        ),
+        "snapshots": spread([s["snapshots"] for s in stats if s]),
+        "errors": sum(s["errors"] for s in stats if s),
+        "run_ids": {"probed": [t.run_id for t in probed], "off": [t.run_id for t in off]},
+    }
+
+
+def _probe_stats(store: Store, run_id: int) -> dict[str, Any] | None:
+    events = store.events(run_id)
+    done = events[events["kind"] == "done"]
+    return (done.iloc[-1]["data"] or {}).get("probe") if len(done) else None
+
+
+# -- 8. attribution coverage (issue 11) ------------------------------------------------------------
+
+
+def attribution_coverage(ctx: Context) -> dict[str, Any]:
+    """Unattributed / overhead at the peak for each loader (iterate) and fit, with the parts named."""
+    p = ctx.profile
+    rows = []
+    for label, options in p.coverage:
+        config = ctx.base.replace(epochs=p.coverage_epochs, **options)
+        trial = ctx.run(config)
+        summary = ctx.store.get_run(trial.run_id)["summary"] or {}
+        attribution = summary.get("attribution") or {}
+        overhead = attribution.get("overhead_bytes")
+        rest = attribution.get("unattributed_bytes")
+        split = attribution.get("unattributed_split") or {}
+        parts = sorted(
+            (c for c in attribution.get("components") or [] if c.get("bytes")), key=lambda c: -c["bytes"]
+        )
+        rows.append(
+            {
+                "label": label,
+                "run_id": trial.run_id,
+                "overhead_bytes": overhead,
+                "unattributed_bytes": rest,
+                "unattributed_fraction": (rest / overhead) if rest is not None and overhead else None,
+                "top": [(c["name"], c["bytes"]) for c in parts[:3]],
+                "heap_not_named_bytes": split.get("malloc_in_use_not_named_bytes"),
+                "outside_malloc_bytes": split.get("anonymous_outside_malloc_bytes"),
+                "tfdata": summary.get("pipeline") is not None,
+            }
+        )
+    fractions = [r["unattributed_fraction"] for r in rows if r["unattributed_fraction"] is not None]
+    return {
+        "rows": rows,
+        "unattributed_max_fraction": max(fractions) if fractions else None,
+        "unattributed_fraction": spread(fractions),
     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from diagnostics.loaders import LOADER_NAMES
+
 __all__ = ["PROFILES", "Profile"]
 
 # The recommendation grid: loader x batch x cache x prefetch x parallel calls. Each loader only gets
@@ -35,6 +37,24 @@ QUICK_GRID: list[tuple[str, dict[str, list[Any]]]] = [
 ]
 SMOKE_GRID: list[tuple[str, dict[str, list[Any]]]] = [
     ("keras_directory", {"batch_size": [16, 32]}),
+]
+
+
+# Every loader in iterate mode with its defaults, issue 11's cache + shuffle(300) trial, and fit.
+COVERAGE: list[tuple[str, dict[str, Any]]] = [
+    *[(f"{loader} iterate", {"loader": loader}) for loader in LOADER_NAMES],
+    (
+        "tfdata_map_batch iterate cache memory, shuffle 300",
+        {"loader": "tfdata_map_batch", "cache": "memory", "shuffle": True, "shuffle_buffer": 300},
+    ),
+    ("keras_directory fit tiny_cnn", {"loader": "keras_directory", "mode": "fit", "model": "tiny_cnn"}),
+    (
+        "keras_directory fit mobilenet_v2",
+        {"loader": "keras_directory", "mode": "fit", "model": "mobilenet_v2", "steps": 6},
+    ),
+]
+SMOKE_COVERAGE: list[tuple[str, dict[str, Any]]] = [
+    ("tfdata_map_batch iterate", {"loader": "tfdata_map_batch"})
 ]
 
 
@@ -65,6 +85,12 @@ class Profile:
     decode_pairs: int = 2
     decode_epochs: int = 8
     steps: int | None = None  # steps per epoch for every trial; None = the whole dataset
+    # 7. probe overhead (issue 11): alternated pairs (probe at its default 4 Hz, DIAG_PROBE_HZ=0)
+    # of the sampler-overhead trial
+    probe_pairs: int = 15
+    # 8. attribution coverage: (label, options) trials whose unattributed share is tabled
+    coverage: list[tuple[str, dict[str, Any]]] = field(default_factory=lambda: COVERAGE)
+    coverage_epochs: int = 3
 
 
 PROFILES = {
@@ -86,6 +112,9 @@ PROFILES = {
         decode_pairs=1,
         decode_epochs=2,
         steps=3,
+        probe_pairs=1,
+        coverage=SMOKE_COVERAGE,
+        coverage_epochs=2,
     ),
     "quick": Profile(name="quick"),
     "full": Profile(
@@ -99,5 +128,6 @@ PROFILES = {
         remeasure_candidates=6,
         decode_pairs=5,
         decode_epochs=10,
+        probe_pairs=21,
     ),
 }

@@ -14,6 +14,7 @@ END = "<!-- bench:results:end -->"
 # key -> (operator, threshold, where the target comes from)
 TARGETS: dict[str, tuple[str, float, str]] = {
     "monitor_overhead_ratio": (">=", 0.99, "issue 7 (done-when floor 0.97)"),
+    "probe_overhead_ratio": (">=", 0.99, "issue 11"),
     "peak_error_bytes": ("==", 0, "issue 7"),
     "recommend_throughput_ratio": (">=", 0.95, "issue 7"),
     # The recommender prefers the lowest peak within 5% of the best; a config's peak varies by a
@@ -33,14 +34,16 @@ def _why(key: str, result: dict[str, Any], sections: dict[str, Any]) -> str:
     busy = (
         f"load average {load[0][0] if load[0] else '?'} -> {load[1][0] if load[1] else '?'} on {cores} cores"
     )
-    if key == "monitor_overhead_ratio":
-        s = (sections.get("overhead") or {}).get("monitor_overhead_ratio") or {}
+    paired = {"monitor_overhead_ratio": ("overhead", "sampler"), "probe_overhead_ratio": ("probe", "probe")}
+    if key in paired:
+        section, what = paired[key]
+        s = (sections.get(section) or {}).get(key) or {}
         if s.get("max") is not None and s["max"] >= TARGETS[key][1]:
             return (
                 f"pairs range {s['min']:.3f}-{s['max']:.3f}: run-to-run noise is larger than the 1% "
                 f"being measured ({busy})"
             )
-        return f"every pair was slower with the sampler on ({busy})"
+        return f"every pair was slower with the {what} on ({busy})"
     if key == "peak_error_bytes":
         return "the reported peak is not the worker's VmHWM: a runner bug, not noise"
     if key == "recommend_throughput_ratio":
@@ -93,7 +96,10 @@ def _range(spread: Any, unit: str = "") -> str:
 
 def results_markdown(result: dict[str, Any]) -> str:
     s = result.get("sections") or {}
-    o, k, m, w, r, d = (s.get(n) or {} for n in ("overhead", "peak", "mprof", "sweep", "recommend", "decode"))
+    o, k, m, w, r, d, pr, at = (
+        s.get(n) or {}
+        for n in ("overhead", "peak", "mprof", "sweep", "recommend", "decode", "probe", "attribution")
+    )
     targets = result.get("targets") or {}
 
     def verdict(key: str) -> str:
@@ -193,6 +199,20 @@ def results_markdown(result: dict[str, Any]) -> str:
             f"limit {_num((d.get('limit_images_per_second') or {}).get('median'), 'img/s')}, "
             f"loader {_num((d.get('loader_images_per_second') or {}).get('median'), 'img/s')}",
         ),
+        (
+            "`probe_overhead_ratio`",
+            "steady img/s with the pipeline probe at 4 Hz / `DIAG_PROBE_HZ=0`, per pair",
+            _num(result.get("probe_overhead_ratio")),
+            _range(pr.get("probe_overhead_ratio")),
+            verdict("probe_overhead_ratio") + _probe_note(pr),
+        ),
+        (
+            "`unattributed_max_fraction`",
+            "largest unattributed / overhead at the peak over the coverage trials",
+            _num(result.get("unattributed_max_fraction")),
+            _range(at.get("unattributed_fraction")),
+            "information: per trial below",
+        ),
     ]
     mach = result.get("machine") or {}
     versions = mach.get("versions") or {}
@@ -219,10 +239,40 @@ def results_markdown(result: dict[str, Any]) -> str:
         lines += [
             f"Grid config that failed: `{f['config']}`: {f['error']}" for f in r.get("failed_configs") or []
         ]
+    if at.get("rows"):
+        lines += ["", *coverage_table(at["rows"])]
     if result.get("errors"):
         lines += ["", "Sections that failed in this run:", ""]
         lines += [f"- `{name}`: {msg}" for name, msg in result["errors"].items()]
     return "\n".join(lines)
+
+
+def coverage_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Attribution coverage: unattributed / overhead per trial, the largest parts, the remainder's split."""
+    out = [
+        "Attribution coverage at the peak (issue 11): the overhead is RSS over the post-import baseline; "
+        "heap not named = malloc heap in use beyond the named parts; outside malloc = anonymous memory "
+        "malloc does not hold (thread stacks, Python arenas, direct mmaps).",
+        "",
+        "| Trial | Overhead | Unattributed | Share | Largest parts | Heap not named | Outside malloc |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        frac = row.get("unattributed_fraction")
+        top = ", ".join(f"{name} {_num(size, 'MiB')}" for name, size in row.get("top") or [])
+        out.append(
+            f"| {row['label']} (run {row['run_id']}) | {_num(row.get('overhead_bytes'), 'MiB')} | "
+            f"{_num(row.get('unattributed_bytes'), 'MiB')} | {'n/a' if frac is None else f'{100 * frac:.1f}%'} | "
+            f"{top} | {_num(row.get('heap_not_named_bytes'), 'MiB')} | {_num(row.get('outside_malloc_bytes'), 'MiB')} |"
+        )
+    return out
+
+
+def _probe_note(probe: dict[str, Any]) -> str:
+    share = (probe.get("probe_seconds_per_second") or {}).get("median")
+    if share is None:
+        return ""
+    return f"; the probe spends {1000 * share:.2f} ms per second of trial ({probe.get('errors', 0)} errors)"
 
 
 def _cpu_note(overhead: dict[str, Any]) -> str:

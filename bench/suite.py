@@ -38,6 +38,8 @@ TOP_LEVEL_KEYS = (
     "recommend_throughput_ratio",
     "recommend_peak_ratio",
     "decode_limit_ratio",
+    "probe_overhead_ratio",
+    "unattributed_max_fraction",
 )
 
 SECTIONS: list[tuple[str, Callable[[measures.Context], dict[str, Any]]]] = [
@@ -47,6 +49,8 @@ SECTIONS: list[tuple[str, Callable[[measures.Context], dict[str, Any]]]] = [
     ("sweep", measures.sweep_and_fixed_cost),
     ("recommend", measures.recommendation),
     ("decode", measures.decode_limit),
+    ("probe", measures.probe_overhead),
+    ("attribution", measures.attribution_coverage),
 ]
 
 
@@ -76,6 +80,8 @@ def headline(sections: dict[str, dict[str, Any] | None], all_trials: dict[str, A
         "recommend_throughput_ratio": _median(sections.get("recommend"), "recommend_throughput_ratio"),
         "recommend_peak_ratio": _median(sections.get("recommend"), "recommend_peak_ratio"),
         "decode_limit_ratio": _median(sections.get("decode"), "decode_limit_ratio"),
+        "probe_overhead_ratio": _median(sections.get("probe"), "probe_overhead_ratio"),
+        "unattributed_max_fraction": _median(sections.get("attribution"), "unattributed_max_fraction"),
     }
 
 

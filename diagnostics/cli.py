@@ -14,10 +14,12 @@ import argparse
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from diagnostics import throughput
 from diagnostics.config import TrialConfig, cli_name, parse_size
 from diagnostics.errors import ConfigError, DatasetError, DiagnosticsError, StoreError
 
@@ -155,7 +157,9 @@ def print_run_summary(store, run_id: int, out=None) -> None:
     line("peak", peak_text)
     if baseline is not None and peak is not None:
         line("overhead", f"{format_bytes(peak - baseline)} over baseline")
-    line("images/s", format_rate(summary.get("images_per_second")))
+    rate = throughput.of_summary(summary)
+    note = throughput.spread_note(rate)
+    line("images/s", format_rate(rate["images_per_second"]) + (f" ({note})" if note else ""))
     for epoch in summary.get("epochs") or []:
         text = (
             f"{epoch.get('images')} images in {format_seconds(epoch.get('seconds'))}, "
@@ -172,17 +176,58 @@ def print_run_summary(store, run_id: int, out=None) -> None:
         line("duration", format_seconds(summary["duration_seconds"]))
     if summary.get("samples") is not None:
         line("samples", str(summary["samples"]))
+    for label, text in xray_lines(summary):
+        line(label, text)
     for finding in run.get("findings") or []:
         line("finding", f"[{finding.get('severity')}] {finding.get('title')}")
+    steps_default = (config.get("extra") or {}).get("steps_default")
+    if steps_default:
+        line("steps", steps_default.get("text", ""))
     bad = scan.get("bad_files") or []
     if bad:
-        line("skipped", f"{len(bad)} unreadable file(s): " + ", ".join(b["path"] for b in bad[:5]))
+        total = scan.get("bad_files_total", len(bad))
+        line("skipped", f"{total} unreadable file(s): " + ", ".join(b["path"] for b in bad[:5]))
     if run.get("error"):
         first, *rest = str(run["error"]).splitlines()
         line("error", first)
         for extra in rest:
             print(f"  {'':<12} {extra}", file=out)
     line("stored in", f"{store.path} (run {run_id})")
+
+
+TOP_COMPONENTS = 5
+
+
+def xray_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) lines: the largest attributed parts at the peak, the remainder, the bottleneck."""
+    from diagnostics.ui import format_bytes, format_rate
+
+    out: list[tuple[str, str]] = []
+    attribution = summary.get("attribution")
+    if attribution:
+        overhead = attribution.get("overhead_bytes") or 0
+
+        def share(value: float) -> str:
+            return f"{100 * value / overhead:.0f}%" if overhead > 0 else "–"
+
+        parts = sorted(attribution.get("components") or [], key=lambda c: -(c.get("bytes") or 0))
+        shown = [c for c in parts if c.get("bytes")][:TOP_COMPONENTS]
+        out.append(("where", f"{format_bytes(overhead)} over baseline at the peak snapshot:"))
+        for part in shown:
+            out.append(("", f"{format_bytes(part['bytes']):>10}  {share(part['bytes']):>4}  {part['name']}"))
+        rest = attribution.get("unattributed_bytes") or 0
+        out.append(("", f"{format_bytes(rest):>10}  {share(rest):>4}  unattributed"))
+        if attribution.get("note"):
+            out.append(("", str(attribution["note"])))
+    pipeline = summary.get("pipeline")
+    if pipeline and pipeline.get("bottleneck"):
+        neck = pipeline["bottleneck"]
+        out.append(
+            ("bottleneck", f"{neck.get('stage')}: {format_rate(neck.get('images_per_second'))} on its own")
+        )
+    if pipeline and (pipeline.get("bound") or {}).get("kind"):
+        out.append(("bound", f"{pipeline['bound']['kind']}-bound: {pipeline['bound'].get('detail')}"))
+    return out
 
 
 def _exit_for_status(status: str) -> int:
@@ -198,7 +243,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     root = dataset.resolve_dataset(args.dataset, _allowed_roots())
     size = tuple(args.image_size) if args.image_size else (128, 128)
-    scan = dataset.scan(root, image_size=size, color_mode=args.color_mode, dtype=args.dtype)
+    dataset.decoded_bytes(size, args.color_mode, args.dtype)  # bad options before any reading
+    listing = dataset.list_folder(root)
+    if not args.json:
+        print(
+            f"{listing.root}: {listing.num_files:,} image files ({format_bytes(listing.total_bytes)}) "
+            f"in {len(listing.classes)} classes; verifying…",
+            file=sys.stderr,
+        )
+    scan = dataset.verify(listing, on_progress=_progress_printer(args.json)).with_decoding(
+        size, args.color_mode, args.dtype
+    )
     if args.json:
         print(json.dumps(scan.to_dict(), indent=2, default=str))
         return EXIT_OK
@@ -222,6 +277,22 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _progress_printer(quiet: bool):
+    """on_progress for dataset.verify: a line on stderr at most every 2 s (none with --json)."""
+    import time
+
+    last = [time.monotonic()]
+
+    def report(done: int, total: int, bad: int) -> None:
+        now = time.monotonic()
+        if quiet or (now - last[0] < 2.0 and done < total):
+            return
+        last[0] = now
+        print(f"  verified {done:,}/{total:,} ({bad} unreadable so far)", file=sys.stderr)
+
+    return report
+
+
 def cmd_loaders(args: argparse.Namespace) -> int:
     from diagnostics.loaders import LOADER_NAMES, get_loader
 
@@ -242,7 +313,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config_from_args(args)
     store = _open_store()
-    run_id = run_trial(config, store, allowed_roots=_allowed_roots())
+    try:
+        run_id = run_trial(config, store, allowed_roots=_allowed_roots())
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the run is stored; say how it ended
+        run_id = getattr(exc, "run_id", None)
+        if run_id is None:
+            raise
     print_run_summary(store, run_id)
     if args.json:
         _write_json(args.json, store.run_json(run_id))
@@ -401,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse itself exits 2 with the option named
+    if threading.current_thread() is threading.main_thread():
+        from diagnostics.runner import install_stop_signals
+
+        install_stop_signals()  # SIGTERM cancels and stores the run like Ctrl-C
     try:
         return args.func(args)
     except (ConfigError, DatasetError, StoreError) as exc:

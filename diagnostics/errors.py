@@ -5,7 +5,8 @@ The hierarchy::
     DiagnosticsError              base of everything below; pages catch this and show .args[0]
     ├── DatasetError              the folder or a file in it cannot be used (names it)
     ├── ConfigError               an option is invalid or does not apply to the loader (names it)
-    ├── StoreError                the SQLite store is corrupt, locked or unreadable
+    ├── StoreError                the SQLite store is corrupt, locked, full or unreadable
+    │   └── StoreBusy             only locked by another writer past the busy timeout: a retry may work
     └── TrialFailed               the trial did not complete; .run_id and .status tell how
         ├── BudgetExceeded        status killed_budget: the tree's RSS crossed the memory budget
         ├── TrialTimeout          status timed_out
@@ -19,6 +20,7 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "DiagnosticsError",
+    "StoreBusy",
     "StoreError",
     "TrialCancelled",
     "TrialFailed",
@@ -40,6 +42,10 @@ class ConfigError(DiagnosticsError):
 
 class StoreError(DiagnosticsError):
     pass
+
+
+class StoreBusy(StoreError):
+    """SQLITE_BUSY / SQLITE_LOCKED: another process holds the write lock; nothing is wrong with the file."""
 
 
 class TrialFailed(DiagnosticsError):

@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
+import re
 from typing import Any
 
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from diagnostics import charts, ui
+from diagnostics import charts, outcome, throughput, ui
 from diagnostics.errors import StoreError
 
 __all__ = ["render_html"]
@@ -93,16 +94,17 @@ def _metrics(run: dict[str, Any]) -> str:
         ("Peak RSS (VmHWM)", ui.format_bytes(peak)),
         ("Baseline (RSS at ready)", ui.format_bytes(baseline)),
         ("Overhead over baseline", ui.format_bytes(overhead, signed=True)),
-        (
-            "Throughput",
-            ui.format_rate(summary.get("steady_images_per_second") or summary.get("images_per_second")),
-        ),
+        ("Throughput", ui.format_rate(throughput.images_per_second(summary))),
         (
             "Leak slope",
             "n/a (< 3 epochs)" if slope is None else ui.format_bytes(slope, signed=True) + "/epoch",
         ),
         ("Duration", ui.format_seconds(summary.get("duration_seconds"))),
     ]
+    return _metric_tiles(items)
+
+
+def _metric_tiles(items: list[tuple[str, str]]) -> str:
     cells = "".join(
         f"<div class='metric'><div class='label'>{_e(k)}</div><div class='value'>{_e(v)}</div></div>"
         for k, v in items
@@ -151,9 +153,14 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
         f"<p class='meta'>Status <b>{_e(run['status'])}</b> · dataset {_e(run.get('dataset_path'))} · "
         f"created {_e(run.get('created'))}</p>"
     )
-    if run.get("error"):
-        parts.append(f"<p class='error'>{_e(run['error'])}</p>")
-    parts.append(_metrics(run))
+    ended = outcome.outcome_text(run)
+    if ended:
+        parts.append("<div class='error'>" + _e(ended.replace("**", "")).replace("\n", "<br>") + "</div>")
+        parts.append(_metric_tiles([(label, value) for label, value, _ in outcome.measured_metrics(run)]))
+    else:
+        if run.get("error"):
+            parts.append(f"<p class='error'>{_e(run['error'])}</p>")
+        parts.append(_metrics(run))
     samples, events = store.samples(run["id"]), store.events(run["id"])
     fig = charts.memory_throughput_figure(
         samples,
@@ -166,8 +173,11 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
         peak_bytes=summary.get("peak_rss_bytes"),
     )
     parts.append(_figure(fig))
-    parts.append("<h3>Findings</h3>" + _findings(run.get("findings")))
-    if summary.get("memory_model"):
+    if outcome.completed(run):
+        parts.append(_xray(store, run, samples, events))
+    if outcome.completed(run) or run.get("findings"):
+        parts.append("<h3>Findings</h3>" + _findings(run.get("findings")))
+    if summary.get("memory_model") and outcome.completed(run):
         parts.append(
             _figure(
                 charts.memory_model_figure(summary["memory_model"], summary.get("measured_overhead_bytes"))
@@ -198,8 +208,10 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
         "<h3>Configuration</h3>"
         + _table([{"option": k, "value": ui.format_value(v)} for k, v in config.items()])
     )
-    if run.get("snippet"):
-        parts.append(f"<h3>The measured pipeline as code</h3><pre>{_e(run['snippet'])}</pre>")
+    caption = outcome.snippet_caption(run)
+    if run.get("snippet") and caption:
+        note = "" if outcome.completed(run) else f"<p class='meta'>{_e(caption)}</p>"
+        parts.append(f"<h3>The measured pipeline as code</h3>{note}<pre>{_e(run['snippet'])}</pre>")
     return "\n".join(parts)
 
 
@@ -208,22 +220,19 @@ def _comparison(store: Any, runs: list[dict[str, Any]]) -> str:
     parts = ["<h2>Side by side</h2>"]
     rows = []
     for run in runs:
-        summary = run.get("summary") or {}
-        rows.append(
-            {
-                "run": labels[run["id"]],
-                "status": run["status"],
-                "peak": ui.format_bytes(summary.get("peak_rss_bytes")),
-                "baseline": ui.format_bytes(summary.get("baseline_rss_bytes")),
-                "images/s": ui.format_rate(summary.get("images_per_second")),
-                "findings": ", ".join(f.get("id", "?") for f in run.get("findings") or []) or "none",
-            }
-        )
+        row = ui.compare_row(run, labels[run["id"]])
+        row["findings"] = ", ".join(f.get("id", "?") for f in run.get("findings") or []) or "none"
+        rows.append(row)
     parts.append(_table(rows))
     memory = {labels[r["id"]]: (store.samples(r["id"]), r.get("t_ready")) for r in runs}
     parts.append(_figure(charts.compare_memory_figure(memory)))
     epochs = ui.epochs_frame({labels[r["id"]]: r.get("summary") for r in runs})
     parts.append(_figure(charts.compare_throughput_figure(epochs)))
+    attributions = {labels[r["id"]]: (r.get("summary") or {}).get("attribution") for r in runs}
+    parts.append(_figure(charts.compare_attribution_figure(attributions)))
+    parts.append(
+        _table([{"run": k, "top components": ui.top_components_text(a)} for k, a in attributions.items()])
+    )
     diff = ui.config_diff({labels[r["id"]]: r.get("config") or {} for r in runs})
     parts.append("<h3>Configuration (differences highlighted)</h3>")
     parts.append(_table(diff.drop(columns="differs").to_dict("records"), highlight=diff["differs"].tolist()))
@@ -231,4 +240,37 @@ def _comparison(store: Any, runs: list[dict[str, Any]]) -> str:
         f"<div><h3>{_e(labels[r['id']])}</h3>{_findings(r.get('findings'))}</div>" for r in runs
     )
     parts.append(f"<h3>Findings</h3><div class='columns'>{columns}</div>")
+    return "\n".join(parts)
+
+
+def _xray(store: Any, run: dict[str, Any], samples: Any, events: Any) -> str:
+    """Where the memory is: the stacked attribution, its table at the peak, stages, AUTOTUNE."""
+    summary = run.get("summary") or {}
+    attribution, autotune = ui.xray_frames(store, run, samples, events)
+    figure = charts.attribution_figure(
+        attribution,
+        samples,
+        events,
+        t_ready=run.get("t_ready"),
+        baseline_bytes=ui.memory_figure_marks(run, events)["baseline_bytes"],
+    )
+    parts = ["<h3>Where the memory is</h3>", _figure(figure)]
+    parts.append(f"<p>{_e(ui.attribution_caption(summary.get('attribution')))}</p>")
+    parts.append(_table(ui.attribution_rows(summary.get("attribution"))))
+    parts.append("<h3>Pipeline stages</h3>")
+    # The sentence marks the stage in Markdown bold; the report shows it in HTML bold.
+    parts.append("<p>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", _e(ui.bound_sentence(summary))) + "</p>")
+    rows = ui.stage_rows(summary.get("pipeline"))
+    for row in rows:
+        for column in ("buffered now (MiB)", "buffered peak (MiB)"):
+            row[column] = "–" if row[column] is None else f"{row[column]:,.1f}"
+    parts.append(_table(rows))
+    if not autotune.empty:
+        parts.append(
+            _figure(
+                charts.autotune_figure(
+                    autotune, events, t_ready=run.get("t_ready"), x_range=figure.layout.xaxis.range
+                )
+            )
+        )
     return "\n".join(parts)

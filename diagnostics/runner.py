@@ -24,6 +24,7 @@ import ctypes
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,21 +36,26 @@ from typing import Any
 
 import psutil
 
+from diagnostics import throughput
 from diagnostics.config import TrialConfig, validate
-from diagnostics.errors import DatasetError, StoreError
+from diagnostics.errors import ConfigError, DatasetError, StoreBusy, StoreError
 from diagnostics.loaders import get_loader
 from diagnostics.protocol import EVENT_FD_ENV, parse_event
 from diagnostics.sampler import TreeSampler
-from diagnostics.store import Store
+from diagnostics.store import SAMPLE_COLUMNS, Store
 
 __all__ = [
     "BUDGET_FRACTION",
     "TEST_WORKER_ENV",
+    "clean_stale_trial_folders",
     "default_budget_bytes",
+    "install_stop_signals",
+    "default_steps",
     "join_background",
     "prepare_trial",
     "recover_interrupted",
     "run_trial",
+    "runner_alive",
     "start_trial_in_background",
 ]
 
@@ -93,32 +99,131 @@ def prepare_trial(
     """Validate and scan, then create the queued run. Returns (run_id, config, scan).
 
     The stored config names the dataset by its resolved path, so the worker and later readers do
-    not depend on the current directory.
+    not depend on the current directory. The scan is the shared verification job's (cached).
     """
     from diagnostics import dataset
 
     validate(config)
     root = dataset.resolve_dataset(config.dataset, allowed_roots)
-    scan = dataset.scan(root, image_size=config.image_size, color_mode=config.color_mode, dtype=config.dtype)
-    if not scan.num_images:
-        raise DatasetError(f"no readable image in {root}")
-    loader = get_loader(config.loader)
-    if scan.bad_files and not getattr(loader, "skips_bad_files", True):
-        shown = ", ".join(b["path"] for b in scan.bad_files[:5])
-        more = f" and {len(scan.bad_files) - 5} more" if len(scan.bad_files) > 5 else ""
-        raise DatasetError(
-            f"loader {loader.name} reads every file in {root} and cannot skip the unreadable ones: "
-            f"{shown}{more}. Move them out of the folder, or use a loader that skips them "
-            "(tfdata_map_batch, eager_loop, pil_generator, ...)"
-        )
-    config = config.replace(dataset=str(root))
-    # Rendered before the run is stored: the worker executes this same code, so a config the
-    # loader cannot express is bad input, refused here like any other.
-    code = _render_snippet(config, scan)
-    run_id = store.create_run(config, scan, sweep_id=sweep_id)
+    scan = dataset.start_verification(root, home=store.home).result()
+    return _create_checked(config, root, scan, store, sweep_id)
+
+
+def _create_checked(
+    config: TrialConfig, root: Path, scan: Any, store: Store, sweep_id: int | None
+) -> tuple[int, TrialConfig, Any]:
+    config, scan, code, summary = _checked(config, root, scan, store)
+    run_id = store.create_run(config, summary, sweep_id=sweep_id)
     if code is not None:
         store.update_run(run_id, snippet=code)
     return run_id, config, scan
+
+
+def _checked(
+    config: TrialConfig, root: Path, scan: Any, store: Store
+) -> tuple[TrialConfig, Any, str | None, dict]:
+    """The verified scan's checks: (config with dataset path and default steps, the scan at the
+    config's decoding, snippet, summary).
+
+    Raises DatasetError for a folder the loader cannot read, ConfigError for a config the loader
+    cannot express.
+    """
+    from diagnostics import dataset
+    from diagnostics.loaders import LOADER_NAMES
+    from diagnostics.loaders._common import indexed_bad_files
+
+    scan = scan.with_decoding(config.image_size, config.color_mode, config.dtype)
+    if not scan.num_images:
+        raise DatasetError(f"no readable image in {root}")
+    loader = get_loader(config.loader)
+    blocking = [] if getattr(loader, "skips_bad_files", True) else indexed_bad_files(scan.to_dict())
+    if blocking:
+        shown = ", ".join(b["path"] for b in blocking[:5])
+        more = f" and {len(blocking) - 5} more" if len(blocking) > 5 else ""
+        # Every loader that lists the files itself filters them through the scan's SKIP set.
+        skipping = [n for n in LOADER_NAMES if getattr(get_loader(n), "skips_bad_files", True)]
+        raise DatasetError(
+            f"loader {loader.name} reads every image file in {root} and cannot skip the unreadable "
+            f"ones: {shown}{more}. Move them out of the folder, or use a loader that skips them: "
+            f"{', '.join(skipping)}"
+        )
+    summary = dataset.scan_summary(scan, skipped=dataset.loader_skips(scan, loader))
+    config = config.replace(dataset=str(root))
+    if config.steps is None:
+        steps, reason = default_steps(summary["loader_images"], config, store)
+        config = config.replace(steps=steps, extra={**config.extra, "steps_default": reason})
+    # Rendered before the run is stored: the worker executes this same code, so a config the
+    # loader cannot express is bad input, refused here like any other.
+    return config, scan, _render_snippet(config, scan), summary
+
+
+# -- trials sized for a minute ------------------------------------------------------------------
+
+TRIAL_EPOCH_SECONDS = 20.0  # a 3-epoch trial of about a minute
+MIN_DEFAULT_STEPS = 10
+# Images per second assumed without a past run of this loader on this folder: below what every
+# loader reaches on 2 cores at 128x128 (tf.data ~400/s, Python generators ~150/s, fit ~100/s),
+# so the first trial errs short.
+CONSERVATIVE_RATE = {"iterate": 100.0, "fit": 50.0}
+
+
+def _past_rate(store: Store, config: TrialConfig) -> float | None:
+    """Median images/s of the last completed runs of this loader and mode on this folder."""
+    rates = []
+    for run in reversed(store.runs(["completed"])):
+        cfg = run.get("config") or {}
+        if run.get("dataset_path") != config.dataset or cfg.get("loader") != config.loader:
+            continue
+        if cfg.get("mode") != config.mode:
+            continue
+        summary = run.get("summary") or {}
+        rate = summary.get("steady_images_per_second") or summary.get("images_per_second")
+        if rate:
+            rates.append(float(rate))
+        if len(rates) == 5:
+            break
+    return sorted(rates)[len(rates) // 2] if rates else None
+
+
+def default_steps(
+    num_images: int, config: TrialConfig, store: Store | None = None
+) -> tuple[int | None, dict]:
+    """Steps per epoch when the user set none: the whole folder if an epoch fits in
+    TRIAL_EPOCH_SECONDS at the expected rate, else as many batches as do.
+
+    Returns (steps or None for whole epochs, reason dict: text, rate_images_per_second,
+    rate_source, full_epoch_seconds, num_images, steps).
+    """
+    past = _past_rate(store, config) if store is not None else None
+    rate = past or CONSERVATIVE_RATE.get(config.mode, 50.0)
+    source = (
+        f"{rate:,.0f} images/s, the median of past completed {config.loader} runs on this folder"
+        if past
+        else f"{rate:,.0f} images/s, a conservative guess (no completed {config.loader} run on this folder yet)"
+    )
+    full_epoch = num_images / rate
+    batch = int(config.batch_size)
+    budget_images = rate * TRIAL_EPOCH_SECONDS
+    steps = None
+    if num_images > budget_images and num_images > MIN_DEFAULT_STEPS * batch:
+        steps = max(MIN_DEFAULT_STEPS, int(budget_images // batch))
+        text = (
+            f"--steps {steps} (default): {num_images:,} images would take about {full_epoch:,.0f} s per "
+            f"epoch at {source}; {steps} steps x {batch} = {steps * batch:,} images per epoch keep "
+            f"{config.epochs} epochs near {config.epochs * TRIAL_EPOCH_SECONDS:.0f} s. The summary's "
+            "projection scales cache and growth to the whole folder; set --steps to read more."
+        )
+    else:
+        text = f"whole epochs (default): {num_images:,} images take about {full_epoch:,.0f} s per epoch at {source}"
+    reason = {
+        "text": text,
+        "steps": steps,
+        "num_images": num_images,
+        "rate_images_per_second": rate,
+        "rate_source": "past runs" if past else "conservative default",
+        "full_epoch_seconds": full_epoch,
+    }
+    return steps, reason
 
 
 def _render_snippet(config: TrialConfig, scan: Any) -> str | None:
@@ -159,19 +264,74 @@ def start_trial_in_background(
     allowed_roots: list[Path] | None = None,
     sweep_id: int | None = None,
 ) -> int:
-    """Validate, scan and queue now (raising bad input here); run in a long-lived thread.
+    """Validate and queue now (raising bad input here); run in a long-lived thread.
 
-    Returns the run id at once; the run's row in the store tells how it goes.
+    Returns the run id at once; the run's row in the store tells how it goes. When the folder's
+    verification is still running (a big folder just picked), the run is created from the listing
+    and its thread waits for verification, storing ``scan_progress`` on the run; a folder the
+    loader cannot use then ends the run ``failed`` with the DatasetError's message.
     """
+    from diagnostics import dataset
+
     store = store or Store()
-    run_id, config, scan = prepare_trial(config, store, allowed_roots=allowed_roots, sweep_id=sweep_id)
+    validate(config)
+    root = dataset.resolve_dataset(config.dataset, allowed_roots)
+    job = dataset.start_verification(root, home=store.home)
     # The trial thread gets its own Store object: SQLite connections are per thread anyway, and
     # this keeps the caller's object free of state from a thread it does not own.
-    trial = _Trial(Store(store.home, store.busy_timeout_ms), run_id, config, scan)
-    thread = threading.Thread(target=trial.run, name=f"trial-{run_id}", daemon=True)
+    own = Store(store.home, store.busy_timeout_ms)
+    if job.finished:
+        run_id, config, scan = _create_checked(config, root, job.result(), store, sweep_id)
+        target = _Trial(own, run_id, config, scan).run
+    else:
+        run_id = store.create_run(
+            config.replace(dataset=str(root)), job.listing.to_summary(), sweep_id=sweep_id
+        )
+        store.update_run(run_id, scan_progress=_progress_record(job))
+
+        def target() -> None:
+            trial = _after_verification(own, run_id, config, root, job)
+            if trial is not None:
+                trial.run()
+
+    thread = threading.Thread(target=target, name=f"trial-{run_id}", daemon=True)
     _background[run_id] = thread
     thread.start()
     return run_id
+
+
+SCAN_PROGRESS_SECONDS = 0.5
+
+
+def _progress_record(job: Any) -> dict[str, Any]:
+    done, total = job.progress()
+    return {"done": done, "total": total, "bad": job.bad_count(), "finished": job.finished}
+
+
+def _after_verification(
+    store: Store, run_id: int, config: TrialConfig, root: Path, job: Any
+) -> _Trial | None:
+    """Wait for the folder's verification (progress on the run), then finish preparing it."""
+    try:
+        while not job.finished:
+            if store.cancel_requested(run_id):
+                _end_early(store, run_id, "cancelled", "cancelled while the folder was being verified")
+                return None
+            store.update_run(run_id, scan_progress=_progress_record(job))
+            time.sleep(SCAN_PROGRESS_SECONDS)
+        store.update_run(run_id, scan_progress=_progress_record(job))
+        config, scan, code, summary = _checked(config, root, job.result(), store)
+    except (DatasetError, ConfigError) as exc:
+        _end_early(store, run_id, "failed", str(exc))
+        return None
+    store.update_run(
+        run_id, scan=summary, config=config, snippet=code, dataset_fingerprint=summary["fingerprint"]
+    )
+    return _Trial(store, run_id, config, scan)
+
+
+def _end_early(store: Store, run_id: int, status: str, message: str) -> None:
+    store.update_run(run_id, status=status, error=message, finished=time.time())
 
 
 def join_background(run_id: int, timeout: float | None = None) -> bool:
@@ -184,6 +344,11 @@ def join_background(run_id: int, timeout: float | None = None) -> bool:
         return False
     _background.pop(run_id, None)
     return True
+
+
+def runner_alive(run: dict) -> bool:
+    """Whether the process that created (or runs) this run still lives: pid plus start time."""
+    return _runner_alive(run.get("runner_pid"), run.get("runner_create_time"))
 
 
 def _runner_alive(pid: int | None, create_time: float | None) -> bool:
@@ -199,10 +364,95 @@ def _runner_alive(pid: int | None, create_time: float | None) -> bool:
         return False
 
 
+TRIAL_FOLDER_PREFIX = "diag-trial-"
+
+
+def make_trial_folder() -> str:
+    """A private temp folder named after this runner (pid + start time), for the worker's input."""
+    created = _process_create_time_or_zero()
+    return tempfile.mkdtemp(
+        prefix=f"{TRIAL_FOLDER_PREFIX}{os.getpid()}-{created}-", dir=tempfile.gettempdir()
+    )
+
+
+def _process_create_time_or_zero() -> int:
+    try:
+        return int(psutil.Process().create_time())
+    except psutil.Error:
+        return 0
+
+
+def clean_stale_trial_folders() -> list[str]:
+    """Remove trial folders whose runner (pid + start time in the name) is gone; return them."""
+    base = tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(TRIAL_FOLDER_PREFIX):
+            continue
+        parts = name[len(TRIAL_FOLDER_PREFIX) :].split("-")
+        try:
+            pid, created = int(parts[0]), int(parts[1])
+        except (IndexError, ValueError):
+            continue  # not ours (an older layout is removed with its TemporaryDirectory)
+        if _runner_alive(pid, float(created) if created else None):
+            continue
+        path = os.path.join(base, name)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _ending_path(store: Store, run_id: int) -> Path:
+    return store.home / f"run-{run_id}.ending.json"
+
+
+def _write_ending(store: Store, run_id: int, status: str, error: str | None) -> None:
+    """The run's end, beside the store, for when the store itself refused the final write."""
+    me = psutil.Process()
+    ending = {"status": status, "error": error, "runner_pid": me.pid, "runner_create_time": me.create_time()}
+    try:
+        _ending_path(store, run_id).write_text(json.dumps(ending))
+    except OSError:
+        pass  # a full disk may refuse this too; the runner still prints the cause
+
+
 def recover_interrupted(store: Store) -> list[int]:
-    """Mark queued/running runs whose runner process is gone as ``interrupted``; return their ids."""
+    """Close queued/running runs that no live process will finish; return their ids.
+
+    A run whose runner left an ending file (the store refused its final write, e.g. a full disk)
+    gets the status and cause recorded there, whether or not that process still lives; otherwise a
+    run whose runner process is gone becomes ``interrupted``. Also removes trial folders left by
+    runners that ended abruptly (``clean_stale_trial_folders``).
+    """
+    clean_stale_trial_folders()
     recovered = []
-    for run in store.active_runs():
+    brief = ("id", "runner_pid", "runner_create_time", "finished", "error")
+    for run in store.runs(("queued", "running"), columns=brief):
+        ending_path = _ending_path(store, run["id"])
+        try:
+            ending = json.loads(ending_path.read_text())
+        except (OSError, ValueError):
+            ending = None
+        if ending is not None and (
+            ending.get("runner_pid") != run.get("runner_pid")
+            or abs((ending.get("runner_create_time") or 0) - (run.get("runner_create_time") or 0)) >= 1.0
+        ):
+            ending_path.unlink(missing_ok=True)  # left by a run of an earlier store with this id
+            ending = None
+        if ending is not None:
+            store.update_run(
+                run["id"],
+                status=ending.get("status") or "failed",
+                error=ending.get("error"),
+                finished=run.get("finished") or time.time(),
+            )
+            ending_path.unlink(missing_ok=True)
+            recovered.append(run["id"])
+            continue
         if _runner_alive(run.get("runner_pid"), run.get("runner_create_time")):
             continue
         store.update_run(
@@ -213,6 +463,47 @@ def recover_interrupted(store: Store) -> list[int]:
         )
         recovered.append(run["id"])
     return recovered
+
+
+# -- stop signals ----------------------------------------------------------------------------------
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM in a process that called ``install_stop_signals``; ``.how`` names it."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__(how)
+        self.how = how
+
+
+class _StopState:
+    stopping = False  # a Stopped is on its way up: further signals add nothing
+    finishing = 0  # inside _Trial._finish: the run's end is being stored and must not be cut
+    deferred: str | None = None  # a signal that arrived while finishing, raised right after
+
+
+def install_stop_signals() -> None:
+    """SIGTERM ends a trial like Ctrl-C (cancelled, stored), and repeated signals cannot cut the
+    final store write: the first one stops the trial, later ones only print a line. Main thread."""
+    signal.signal(signal.SIGINT, _on_stop_signal)
+    signal.signal(signal.SIGTERM, _on_stop_signal)
+
+
+def _on_stop_signal(signum: int, frame: Any) -> None:
+    how = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    if _StopState.stopping:
+        print(f"{how}: already stopping; the run is being saved", file=sys.stderr, flush=True)
+        return
+    if _StopState.finishing:
+        _StopState.deferred = _StopState.deferred or how
+        print(f"{how}: saving the run first, then stopping", file=sys.stderr, flush=True)
+        return
+    _StopState.stopping = True
+    raise Stopped(how)
+
+
+def _stop_text(exc: KeyboardInterrupt) -> str:
+    return f"cancelled ({exc.how if isinstance(exc, Stopped) else 'Ctrl-C'})"
 
 
 # -- one trial -----------------------------------------------------------------------------------
@@ -240,6 +531,8 @@ class _Trial:
         self.pending_samples: list[dict] = []
         self.pending_events: list[dict] = []
         self.pending_logs: list[dict] = []
+        self.pending_pipeline: list[dict] = []  # probe snapshots: their own tables, not events
+        self.pending_composition: list[dict] = []
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self.ready: dict | None = None
         self.done: dict | None = None
@@ -249,9 +542,13 @@ class _Trial:
         self.budget_bytes = config.memory_budget_bytes
         self.t_started: float | None = None
         self.peak_tree_rss_bytes = 0
+        self.store_failure: str | None = None  # why the store refused rows (not a mere lock)
+        self.stop: KeyboardInterrupt | None = None  # Ctrl-C / SIGTERM: re-raised once stored
 
     # The whole trial; never raises except KeyboardInterrupt-free: every outcome lands in the store.
     def run(self) -> None:
+        """The whole trial. Every outcome lands in the store; a stop signal (Ctrl-C, SIGTERM) is
+        re-raised once the cancelled run is stored, with ``.run_id``, so a sweep stops too."""
         lock_fd = None
         status, message = "failed", None
         try:
@@ -260,19 +557,30 @@ class _Trial:
                 status, message = "cancelled", "cancelled while waiting in the queue"
             else:
                 status, message = self._execute()
-        except KeyboardInterrupt:
-            status, message = "cancelled", "cancelled (Ctrl-C)"
+        except KeyboardInterrupt as exc:
+            status, message = "cancelled", _stop_text(exc)
+            self.stop = exc
             self._kill_tree()
         except BaseException as exc:  # a runner bug must still leave a finished run behind
             status, message = "failed", f"runner error: {type(exc).__name__}: {exc}"
             self._kill_tree()
         finally:
+            _StopState.finishing += 1
             try:
                 self._finish(status, message)
             finally:
+                _StopState.finishing -= 1
+                _StopState.stopping = False
                 if lock_fd is not None:
                     fcntl.flock(lock_fd, fcntl.LOCK_UN)
                     os.close(lock_fd)
+        if self.stop is None and _StopState.deferred and not _StopState.finishing:
+            self.stop = Stopped(_StopState.deferred)  # arrived while the run's end was being stored
+        if not _StopState.finishing:
+            _StopState.deferred = None
+        if self.stop is not None:
+            self.stop.run_id = self.run_id
+            raise self.stop
 
     def _wait_for_turn(self) -> int | None:
         lock_path = self.store.home / "trial.lock"
@@ -298,9 +606,13 @@ class _Trial:
         self.store.update_run(
             self.run_id, status="running", started=time.time(), memory_budget_bytes=self.budget_bytes
         )
-        with tempfile.TemporaryDirectory(prefix="diag-trial-") as tmp:
+        # The worker's only copy of the file list (the store keeps the summary). Removed on every
+        # exit path here; a runner killed outright leaves it to clean_stale_trial_folders.
+        tmp = make_trial_folder()
+        try:
             config_path = Path(tmp) / "trial.json"
-            scan_dict = self.scan.to_dict() if hasattr(self.scan, "to_dict") else self.scan
+            scan_dict = self.scan.to_dict() if hasattr(self.scan, "to_dict") else dict(self.scan)
+            scan_dict.pop("sizes", None)  # the worker needs the files, not their pixel sizes
             config_path.write_text(json.dumps({"config": self.config.to_dict(), "scan": scan_dict}))
             self._spawn(config_path)
             readers = self._start_readers()
@@ -312,6 +624,8 @@ class _Trial:
                 for reader in readers:
                     reader.join(timeout=5)
             self._collect_final_sample()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         return outcome
 
     def _spawn(self, config_path: Path) -> None:
@@ -349,8 +663,13 @@ class _Trial:
                     event = parse_event(raw.decode("utf-8", "replace"))
                     if event is not None:
                         with self.lock:
-                            self.pending_events.append(event)
-                            self._note_event(event)
+                            if event["kind"] == "pipeline":
+                                self.pending_pipeline.append(event)
+                            elif event["kind"] == "composition":
+                                self.pending_composition.append(event)
+                            else:
+                                self.pending_events.append(event)
+                                self._note_event(event)
 
         def read_stream(stream, name: str) -> None:
             with stream:
@@ -409,6 +728,9 @@ class _Trial:
                 if now - last_flush >= FLUSH_SECONDS:
                     last_flush = now
                     self._flush()
+                    if self.store_failure is not None:
+                        self._kill_tree()  # nothing more it measures could be kept
+                        raise _Outcome("failed", self.store_failure)
                     if not ready_stored and self.ready is not None:
                         ready_stored = True
                         self._store_ready()
@@ -426,10 +748,11 @@ class _Trial:
         except _Outcome as outcome:
             self.proc.wait()
             return outcome.status, outcome.message
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            self.stop = exc
             self._kill_tree()
             self.proc.wait()
-            return "cancelled", "cancelled (Ctrl-C)"
+            return "cancelled", _stop_text(exc)
 
     def _budget_message(self, sample: dict) -> str:
         message = (
@@ -502,21 +825,38 @@ class _Trial:
 
     def _flush(self) -> None:
         with self.lock:
-            samples, events, logs = self.pending_samples, self.pending_events, self.pending_logs
+            batches = {
+                "samples": (self.pending_samples, self.store.add_samples),
+                "events": (self.pending_events, self.store.add_events),
+                "logs": (self.pending_logs, self.store.add_logs),
+                "pipeline": (self.pending_pipeline, self.store.add_pipeline),
+                "composition": (self.pending_composition, self.store.add_composition),
+            }
             self.pending_samples, self.pending_events, self.pending_logs = [], [], []
-        try:
-            self.store.add_samples(self.run_id, samples)
-            samples = []
-            self.store.add_events(self.run_id, events)
-            events = []
-            self.store.add_logs(self.run_id, logs)
-            logs = []
-        except StoreError:
-            # A briefly locked store must not end the trial: keep the rows for the next flush.
-            with self.lock:
-                self.pending_samples[:0] = samples
-                self.pending_events[:0] = events
-                self.pending_logs[:0] = logs
+            self.pending_pipeline, self.pending_composition = [], []
+        kept = {}
+        # Each table on its own: one damaged table must not cost the rows the others can keep.
+        for table, (rows, add) in batches.items():
+            try:
+                add(self.run_id, rows)
+            except StoreBusy:
+                kept[table] = rows  # another writer holds the lock: retry with the next flush
+            except StoreError as exc:
+                if self.store_failure is None:
+                    self.store_failure = self._store_failure_text(table, len(rows), exc)
+        with self.lock:
+            self.pending_samples[:0] = kept.get("samples", [])
+            self.pending_events[:0] = kept.get("events", [])
+            self.pending_logs[:0] = kept.get("logs", [])
+            self.pending_pipeline[:0] = kept.get("pipeline", [])
+            self.pending_composition[:0] = kept.get("composition", [])
+
+    def _store_failure_text(self, table: str, lost: int, exc: StoreError) -> str:
+        path = self.store.path
+        return (
+            f"the store {path} refused this run's {table} ({lost} rows lost), so the trial was "
+            f"stopped: {exc}. Check the disk space and `sqlite3 {path} 'PRAGMA integrity_check'`"
+        )
 
     def exact_peak_bytes(self) -> tuple[int | None, str]:
         if self.done is not None and self.done.get("vmhwm_bytes"):
@@ -529,19 +869,39 @@ class _Trial:
         for _ in range(3):
             self._flush()
             with self.lock:
-                if not (self.pending_samples or self.pending_events or self.pending_logs):
+                pending = (self.pending_samples, self.pending_events, self.pending_logs)
+                if not any((*pending, self.pending_pipeline, self.pending_composition)):
                     break
             time.sleep(0.2)
+        if self.store_failure is not None and self.store_failure not in (message or ""):
+            # Rows were lost: whatever the worker did, this run cannot count as a measurement.
+            status = "failed"
+            message = "\n".join(m for m in (self.store_failure, message) if m)
+        try:
+            self._store_result(status, message)
+        except StoreError as exc:
+            # The store refused the run's end too (full disk, damaged file): leave the cause where
+            # recover_interrupted finds it, so the run is not later blamed on a dead process.
+            cause = "\n".join(m for m in (message, f"the final write failed: {exc}") if m)
+            _write_ending(self.store, self.run_id, "failed" if status == "completed" else status, cause)
+            raise StoreError(
+                f"run {self.run_id} ended ({message or status}) but its end could not be stored: "
+                f"{exc}. Free disk space or check the file with `sqlite3 {self.store.path} "
+                "'PRAGMA integrity_check'`; the next run or the dashboard records the cause."
+            ) from None
+
+    def _store_result(self, status: str, message: str | None) -> None:
         if self.ready is not None:
             self._store_ready()
         # A worker that reported its own error explained itself (its traceback is in the logs); one
         # that died without a word (exit code, signal) is explained by its last stderr lines.
-        if status == "failed" and self.stderr_tail and self.error_event is None:
+        if status == "failed" and self.stderr_tail and self.error_event is None and not self.store_failure:
             tail = "\n".join(list(self.stderr_tail)[-10:])
             message = f"{message}\nlast stderr lines:\n{tail}"
         peak, peak_source = self.exact_peak_bytes()
+        # Analysis reads the run's stored scan summary, as every later reader of the run does.
         result = _analyze(
-            self.store, self.run_id, self.scan, peak, peak_source, self.budget_bytes, status, message
+            self.store, self.run_id, None, peak, peak_source, self.budget_bytes, status, message
         )
         error = message
         if result.get("analysis_error"):
@@ -572,7 +932,9 @@ def _analyze(
 ) -> dict[str, Any]:
     # Analysis sees the run as it ended (the row still says "running" until the final update).
     run = {**store.get_run(run_id), "status": status, "error": message}
-    samples, events, logs = store.samples(run_id), store.events(run_id), store.logs(run_id)
+    samples = _frame_or_empty(store.samples, run_id, SAMPLE_COLUMNS)
+    events = _frame_or_empty(store.events, run_id, ["t", "kind", "data"])
+    logs = _frame_or_empty(store.logs, run_id, ["t", "stream", "line"])
     result: dict[str, Any]
     try:
         from diagnostics import analysis
@@ -581,7 +943,10 @@ def _analyze(
     try:
         if analysis is None:
             raise ImportError("diagnostics.analysis is not available")
-        result = dict(analysis.analyze(run, samples, events, logs, scan))
+        pipeline, composition = store.pipeline(run_id), store.composition(run_id)
+        result = dict(
+            analysis.analyze(run, samples, events, logs, scan, pipeline=pipeline, composition=composition)
+        )
     except Exception as exc:  # an analysis bug must not lose the measured run
         result = {
             "summary": basic_summary(samples, events),
@@ -600,6 +965,18 @@ def _analyze(
     result.setdefault("findings", [])
     result.setdefault("log_groups", [])
     return result
+
+
+def _frame_or_empty(read, run_id: int, columns: list[str]):
+    # A table the store cannot read (the damage that failed the run) must not also lose the others.
+    try:
+        return read(run_id)
+    except StoreBusy:
+        raise
+    except StoreError:
+        import pandas as pd
+
+        return pd.DataFrame(columns=list(columns))
 
 
 def basic_summary(samples, events) -> dict[str, Any]:
@@ -625,8 +1002,6 @@ def basic_summary(samples, events) -> dict[str, Any]:
                 "rss_end_bytes": e.get("rss_bytes"),
             }
         )
-    total_images = sum(e["images"] or 0 for e in epochs)
-    total_seconds = sum(e["seconds"] or 0 for e in epochs)
     gcs = of_kind("gc")
     fds = list(samples["fds"].dropna()) if not samples.empty else []
     return {
@@ -635,7 +1010,7 @@ def basic_summary(samples, events) -> dict[str, Any]:
         "peak_tree_rss_bytes": int(samples["rss_bytes"].max()) if not samples.empty else None,
         "final_rss_bytes": (done or {}).get("rss_bytes")
         or (int(samples["main_rss_bytes"].iloc[-1]) if not samples.empty else None),
-        "images_per_second": total_images / total_seconds if total_seconds else None,
+        "images_per_second": throughput.images_per_second({"epochs": epochs}),
         "leak_bytes_per_epoch": None,
         "fds": {"start": fds[0], "max": max(fds), "end": fds[-1]} if fds else None,
         "gc": {

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diagnostics import throughput
 from diagnostics.config import TrialConfig, validate
 from diagnostics.errors import ConfigError, DiagnosticsError
 
@@ -55,9 +56,6 @@ MiB = 1024**2
 # A log line "coincides" with a garbage collection when it is printed within this many seconds of
 # one: tighter than an epoch, looser than the sampler's 20 ms period and the pipe's latency.
 COINCIDENCE_SECONDS = 0.050
-# Throughputs within this fraction of the best count as equally fast (epoch timings vary up to 2x
-# between identical runs; within one scenario run 5% is the noise we tolerate, as the sweep does).
-NEAR_BEST_FRACTION = 0.95
 # A smaller dtype or image size "saved memory" only when the overhead (peak - baseline) drops by
 # more than this floor and this share of the float32 overhead: smaller differences are RSS noise.
 SAVING_FLOOR_BYTES = 8 * MiB
@@ -87,6 +85,9 @@ class Scenario:
     metric: str  # what answers the question, in words
     trials: Callable[[str], list[tuple[str, TrialConfig]]]  # dataset path -> labelled configs
     verdict: Callable[[list[dict[str, Any]], dict[str, Any]], Verdict]
+    # The verdict compares throughputs: a trial too short for a stable one runs again with more
+    # epochs (sweep.autorange). Memory-only questions keep their fixed trials.
+    autorange: bool = False
 
     def configs(self, dataset: str) -> list[tuple[str, TrialConfig]]:
         """The labelled configs, each validated; ConfigError names the scenario and the trial."""
@@ -131,8 +132,19 @@ def _summary(trial: dict[str, Any]) -> dict[str, Any]:
 
 
 def _throughput(trial: dict[str, Any]) -> float | None:
-    summary = _summary(trial)
-    return summary.get("steady_images_per_second") or summary.get("images_per_second")
+    return throughput.images_per_second(_summary(trial))
+
+
+def _speed(trial: dict[str, Any]) -> dict[str, Any]:
+    return throughput.of_summary(_summary(trial))
+
+
+def _versus(trial: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """``throughput.compare`` of two trials, its reason naming the trial whose timing fails."""
+    result = dict(throughput.compare(_speed(trial), _speed(other)))
+    for name, item in (("first", trial), ("second", other)):
+        result["reason"] = result["reason"].replace(f"the {name} timing", f"the timing of '{item['label']}'")
+    return result
 
 
 def _overhead(trial: dict[str, Any]) -> float | None:
@@ -141,11 +153,6 @@ def _overhead(trial: dict[str, Any]) -> float | None:
         return summary["measured_overhead_bytes"]
     peak, baseline = summary.get("peak_rss_bytes"), summary.get("baseline_rss_bytes")
     return peak - baseline if peak is not None and baseline is not None else None
-
-
-def _epoch_rate(trial: dict[str, Any], index: int) -> float | None:
-    epochs = _summary(trial).get("epochs") or []
-    return epochs[index].get("images_per_second") if len(epochs) > index else None
 
 
 def _epoch_series(trial: dict[str, Any], key: str) -> list[Any]:
@@ -207,8 +214,8 @@ def _cache_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) -> Ver
     later_growth = (
         rss_ends[-1] - rss_ends[0] if len(rss_ends) >= 2 and None not in (rss_ends[0], rss_ends[-1]) else None
     )
-    speedup_memory = _ratio(_epoch_rate(memory, 1), _epoch_rate(plain, 1))
-    speedup_file = _ratio(_epoch_rate(file_, 1), _epoch_rate(plain, 1))
+    memory_vs_plain, file_vs_plain = _versus(memory, plain), _versus(file_, plain)
+    speedup_memory, speedup_file = memory_vs_plain["ratio"], file_vs_plain["ratio"]
     file_cost = (
         _overhead(file_) - _overhead(plain)
         if _overhead(file_) is not None and _overhead(plain) is not None
@@ -226,8 +233,10 @@ def _cache_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) -> Ver
         "measured_cache_bytes": cache_measured,
         "epoch1_growth_bytes": epoch1_growth,
         "growth_after_epoch1_bytes": later_growth,
-        "epoch2_speedup_memory": speedup_memory,
-        "epoch2_speedup_file": speedup_file,
+        "steady_speedup_memory": speedup_memory,
+        "steady_speedup_file": speedup_file,
+        "speedup_memory_measurable": memory_vs_plain["measurable"],
+        "speedup_file_measurable": file_vs_plain["measurable"],
         "file_cache_cost_bytes": file_cost,
         "projected_cache_bytes": projected,
         "full_dataset_images": projection.get("full_dataset_images"),
@@ -236,7 +245,8 @@ def _cache_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) -> Ver
         "trials": _per_trial(
             trials,
             overhead_bytes=_overhead,
-            epoch2_images_per_second=lambda t: _epoch_rate(t, 1),
+            steady_images_per_second=_throughput,
+            throughput_stable=lambda t: _speed(t)["stable"],
             peak_rss_bytes=lambda t: _summary(t).get("peak_rss_bytes"),
         ),
     }
@@ -264,14 +274,22 @@ def _cache_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) -> Ver
             f"; RSS rose {_mib(epoch1_growth)} by the end of epoch 1, then {_mib(later_growth, signed=True)}"
             f" over the next {len(rss_ends) - 1} epoch(s)"
         )
-    text += (
-        f". Epoch 2 ran {_x(speedup_memory)} as fast as without cache "
-        f"({_rate(_epoch_rate(memory, 1))} vs {_rate(_epoch_rate(plain, 1))})"
-    )
-    if _ok(file_):
+    if memory_vs_plain["measurable"]:
         text += (
-            f"; the file cache ran {_x(speedup_file)} ({_rate(_epoch_rate(file_, 1))}) for "
+            f". After epoch 1 it ran {_x(speedup_memory)} as fast as without cache "
+            f"({_rate(_throughput(memory))} vs {_rate(_throughput(plain))}, steady medians)"
+        )
+    else:
+        text += f". Its speed against no cache is not judged: {memory_vs_plain['reason']}"
+    if _ok(file_) and file_vs_plain["measurable"]:
+        text += (
+            f"; the file cache ran {_x(speedup_file)} ({_rate(_throughput(file_))}) for "
             f"{_mib(file_cost, signed=True)} of peak"
+        )
+    elif _ok(file_):
+        text += (
+            f"; the file cache cost {_mib(file_cost, signed=True)} of peak, its speed not judged: "
+            f"{file_vs_plain['reason']}"
         )
     text += f". For all {projection.get('full_dataset_images', '?')} images the cache needs {_mib(projected)}"
     if fits is None:
@@ -281,9 +299,13 @@ def _cache_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) -> Ver
     else:
         text += f": more than half of the {_mib(available)} available, so use the file cache."
     # Better: the faster cache that fits, when it beats no cache by more than the 5% noise.
-    better, best_speedup = 0, 1 / NEAR_BEST_FRACTION
-    for index, speedup, allowed in ((1, speedup_memory, fits is not False), (2, speedup_file, True)):
-        if allowed and _ok(trials[index]) and speedup is not None and speedup > best_speedup:
+    # A timing too short to trust names no better pipeline at all.
+    better, best_speedup = 0, 1.0
+    if not all(_speed(t)["stable"] for t in trials if _ok(t)):
+        better = None
+    for index, versus, allowed in ((1, memory_vs_plain, fits is not False), (2, file_vs_plain, True)):
+        speedup = versus["ratio"]
+        if allowed and _ok(trials[index]) and versus["measurable"] and speedup > best_speedup:
             better, best_speedup = index, speedup
     return Verdict(text + _not_measured(trials), metric, better)
 
@@ -310,12 +332,17 @@ def _decode_order_trials(dataset: str) -> list[tuple[str, TrialConfig]]:
 
 def _fastest(trials: list[dict[str, Any]]) -> int | None:
     """The fastest completed trial; among those within 5% of it, the one with the lowest peak."""
-    rated = [(i, _throughput(t)) for i, t in enumerate(trials) if _ok(t) and _throughput(t)]
+    rated = [i for i, t in enumerate(trials) if _ok(t) and _throughput(t) and _speed(t)["stable"]]
     if not rated:
         return None
-    best_rate = max(rate for _, rate in rated)
-    near = [i for i, rate in rated if rate >= NEAR_BEST_FRACTION * best_rate]
+    best = max(rated, key=lambda i: _throughput(trials[i]))
+    near = [i for i in rated if i == best or not _versus(trials[i], trials[best])["measurable"]]
     return min(near, key=lambda i: _summary(trials[i]).get("peak_rss_bytes") or float("inf"))
+
+
+def _unstable(trials: list[dict[str, Any]]) -> str:
+    bad = [t for t in trials if _ok(t) and not _speed(t)["stable"]]
+    return "".join(f" '{t['label']}' timing too short: {_speed(t)['reason']}." for t in bad)
 
 
 def _decode_order_verdict(trials: list[dict[str, Any]], context: dict[str, Any]) -> Verdict:
@@ -329,7 +356,12 @@ def _decode_order_verdict(trials: list[dict[str, Any]], context: dict[str, Any])
         )
     }
     if best is None:
-        return Verdict("No trial finished with a throughput to compare." + _not_measured(trials), metric)
+        return Verdict(
+            "No trial finished with a throughput long enough to compare."
+            + _unstable(trials)
+            + _not_measured(trials),
+            metric,
+        )
     winner = trials[best]
     rate, peak = _throughput(winner), _summary(winner).get("peak_rss_bytes")
     metric["fastest"] = winner["label"]
@@ -338,13 +370,26 @@ def _decode_order_verdict(trials: list[dict[str, Any]], context: dict[str, Any])
         if trial is winner or not _ok(trial):
             continue
         other_peak = _summary(trial).get("peak_rss_bytes")
-        ratio = _ratio(rate, _throughput(trial))
+        versus = _versus(winner, trial)
+        ratio = versus["ratio"]
         metric["trials"][trial["label"]]["speed_ratio_of_fastest"] = ratio
-        others.append(
-            f"{_x(ratio)} '{trial['label']}' ({_rate(_throughput(trial))}, peak {_mib(other_peak)}, "
-            f"{_mib(other_peak - peak if other_peak is not None and peak is not None else None, signed=True)} "
-            f"against it)"
-        )
+        metric["trials"][trial["label"]]["measurable"] = versus["measurable"]
+        if not _speed(trial)["stable"]:
+            others.append(
+                f"'{trial['label']}' not compared: {_speed(trial)['reason']} (too short to be stable)"
+            )
+            continue
+        delta = _mib(other_peak - peak if other_peak is not None and peak is not None else None, signed=True)
+        if versus["measurable"]:
+            others.append(
+                f"{_x(ratio)} '{trial['label']}' ({_rate(_throughput(trial))}, peak {_mib(other_peak)}, "
+                f"{delta} against it)"
+            )
+        else:
+            others.append(
+                f"'{trial['label']}' ({_rate(_throughput(trial))}, peak {_mib(other_peak)}, "
+                f"{delta} against it): {versus['reason']}"
+            )
     text = (
         f"'{winner['label']}' was fastest: {_rate(rate)} (steady, epoch 1 excluded) at a peak of "
         f"{_mib(peak)}; that is " + ("; ".join(others) if others else "the only measured trial") + "."
@@ -779,6 +824,7 @@ SCENARIOS: dict[str, Scenario] = {
             "cache bytes measured vs modelled, epoch-2 speed-up, projection for the full folder vs available RAM",
             _cache_trials,
             _cache_verdict,
+            autorange=True,
         ),
         Scenario(
             "decode_order",
@@ -786,6 +832,7 @@ SCENARIOS: dict[str, Scenario] = {
             "steady images/s ratio and peak RSS difference",
             _decode_order_trials,
             _decode_order_verdict,
+            autorange=True,
         ),
         Scenario(
             "file_handles",
@@ -894,6 +941,7 @@ def run_scenario(
     """
     from diagnostics.runner import run_trial
     from diagnostics.store import Store
+    from diagnostics.sweep import autorange
 
     store = store or Store()
     scenario, configs = _prepare(name, dataset, allowed_roots)
@@ -904,7 +952,11 @@ def run_scenario(
             on_progress(
                 {"done": index, "total": len(configs), "label": label, "run_id": None, "run_ids": run_ids}
             )
-        run_ids.append(run_trial(config, store, allowed_roots=allowed_roots))
+        run_id = run_trial(config, store, allowed_roots=allowed_roots)
+        rerun = autorange(store, run_id, config) if scenario.autorange else None
+        if rerun is not None:
+            run_id = run_trial(rerun, store, allowed_roots=allowed_roots)
+        run_ids.append(run_id)
         if on_progress is not None:
             on_progress(
                 {

@@ -33,12 +33,13 @@ from typing import Any
 
 import pandas as pd
 
-from diagnostics.errors import StoreError
+from diagnostics import throughput
+from diagnostics.errors import StoreBusy, StoreError
 
 __all__ = ["DEFAULT_HOME", "RUN_STATUSES", "SCHEMA_VERSION", "Store", "diag_home"]
 
 DEFAULT_HOME = ".diagnostics"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 3000
 RUN_STATUSES = (
     "queued",
@@ -125,9 +126,49 @@ CREATE TABLE sweeps (
 CREATE INDEX runs_sweep ON runs(sweep_id);
 """
 
-_MIGRATIONS = {0: _SCHEMA_V1, 1: _V1_TO_V2}
+# Version 3: the worker probe's snapshots (issue 11): tf.data pipeline nodes per live iterator and
+# the process memory composition, each stored as t + JSON of the event's other fields.
+_V2_TO_V3 = """
+CREATE TABLE pipeline (run_id INTEGER NOT NULL, t REAL NOT NULL, data TEXT NOT NULL);
+CREATE INDEX pipeline_run ON pipeline(run_id, t);
+CREATE TABLE composition (run_id INTEGER NOT NULL, t REAL NOT NULL, data TEXT NOT NULL);
+CREATE INDEX composition_run ON composition(run_id, t);
+"""
 
-_JSON_RUN_COLUMNS = ("config", "host", "versions", "scan", "summary", "findings", "log_groups")
+_SNAPSHOT_TABLES = ("pipeline", "composition")
+_RUN_TABLES = ("samples", "events", "logs", *_SNAPSHOT_TABLES)
+
+
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """Version 4: a run keeps ``dataset.scan_summary`` (bounded size), not the scan's file list,
+    and ``scan_progress`` (verification progress while the run waits for it)."""
+    from diagnostics.dataset import scan_summary
+
+    conn.execute("ALTER TABLE runs ADD COLUMN scan_progress TEXT")
+    rows = conn.execute("SELECT id, scan FROM runs WHERE scan IS NOT NULL").fetchall()
+    for run_id, text in rows:
+        try:
+            old = json.loads(text)
+        except ValueError:
+            continue  # unreadable scan text: left as it was rather than lose the run
+        if isinstance(old, dict):
+            conn.execute("UPDATE runs SET scan = ? WHERE id = ?", (_dumps(scan_summary(old)), run_id))
+
+
+# A step is SQL text (statements separated by ";") or a callable taking the connection, for
+# steps that need Python (v3 -> v4 rewrites each run's scan).
+_MIGRATIONS = {0: _SCHEMA_V1, 1: _V1_TO_V2, 2: _V2_TO_V3, 3: _v3_to_v4}
+
+_JSON_RUN_COLUMNS = (
+    "config",
+    "host",
+    "versions",
+    "scan",
+    "summary",
+    "findings",
+    "log_groups",
+    "scan_progress",
+)
 _RUN_UPDATABLE = frozenset(
     {
         "status",
@@ -145,10 +186,14 @@ _RUN_UPDATABLE = frozenset(
         "runner_pid",
         "runner_create_time",
         "memory_budget_bytes",
+        "scan",
+        "scan_progress",
+        "config",
+        "dataset_fingerprint",
     }
 )
 _SWEEP_UPDATABLE = frozenset({"status", "summary", "name"})
-_SAMPLE_COLUMNS = (
+SAMPLE_COLUMNS = (
     "t",
     "rss_bytes",
     "main_rss_bytes",
@@ -157,6 +202,18 @@ _SAMPLE_COLUMNS = (
     "threads",
     "cpu_percent",
     "vmhwm_bytes",
+)
+# Config options list_runs copies out, so History and the CSV export tell runs of a sweep apart.
+OPTION_COLUMNS = (
+    "epochs",
+    "steps",
+    "batch_size",
+    "image_size",
+    "cache",
+    "prefetch",
+    "num_parallel_calls",
+    "dtype",
+    "shuffle",
 )
 _LIST_COLUMNS = [
     "id",
@@ -171,6 +228,7 @@ _LIST_COLUMNS = [
     "leak_bytes_per_epoch",
     "sweep_id",
     "error",
+    *OPTION_COLUMNS,
 ]
 
 
@@ -196,11 +254,15 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
                 f"store {path} has schema version {found}, newer than this program understands "
                 f"({SCHEMA_VERSION}); upgrade the program or point DIAG_HOME elsewhere"
             )
-        script = "".join(_MIGRATIONS[v] for v in range(found, SCHEMA_VERSION))
-        # One statement at a time: executescript would commit the open transaction first.
-        for statement in script.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        for version in range(found, SCHEMA_VERSION):
+            step = _MIGRATIONS[version]
+            if callable(step):
+                step(conn)
+                continue
+            # One statement at a time: executescript would commit the open transaction first.
+            for statement in step.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
         if found != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -233,6 +295,15 @@ def _dumps(value: Any) -> str | None:
 
 def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+def _scan_summary(scan: Any) -> dict[str, Any] | None:
+    """What a run keeps of a scan: its summary, whatever the folder's size (never the file list)."""
+    if scan is None:
+        return None
+    from diagnostics.dataset import scan_summary
+
+    return scan_summary(scan)
 
 
 def _now_iso() -> str:
@@ -328,8 +399,11 @@ class Store:
             raise
         except sqlite3.OperationalError as exc:
             text = str(exc)
-            if "locked" in text or "busy" in text:
-                raise StoreError(
+            # SQLITE_BUSY (5) and SQLITE_LOCKED (6), primary codes; only these are worth a retry.
+            code = getattr(exc, "sqlite_errorcode", None)
+            busy = (code & 0xFF) in (5, 6) if code is not None else ("locked" in text or "busy" in text)
+            if busy:
+                raise StoreBusy(
                     f"store {self.path} is locked by another process "
                     f"(waited {self.busy_timeout_ms / 1000:g} s): {text}"
                 ) from None
@@ -348,7 +422,10 @@ class Store:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite already rolled back after some errors (SQLITE_FULL): a second ROLLBACK
+                # would fail and hide the real cause.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
@@ -380,7 +457,7 @@ class Store:
         ``runner.recover_interrupted`` can tell a live queue from one left by a dead process.
         """
         config_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-        scan_dict = scan.to_dict() if hasattr(scan, "to_dict") else scan
+        scan_dict = _scan_summary(scan)
         dataset_path = (scan_dict or {}).get("root") or config_dict.get("dataset")
         fingerprint = (scan_dict or {}).get("fingerprint")
         with self._write() as conn:
@@ -406,6 +483,10 @@ class Store:
             return int(cur.lastrowid)
 
     def update_run(self, run_id: int, **columns: Any) -> None:
+        if "scan" in columns:
+            columns["scan"] = _scan_summary(columns["scan"])
+        if "config" in columns and hasattr(columns["config"], "to_dict"):
+            columns["config"] = columns["config"].to_dict()
         unknown = sorted(set(columns) - _RUN_UPDATABLE)
         if unknown:
             raise ValueError(f"update_run: unknown column(s) {', '.join(unknown)}")
@@ -430,23 +511,31 @@ class Store:
     def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
         out = dict(row)
         for name in _JSON_RUN_COLUMNS:
-            out[name] = _loads(out.get(name))
-        out["cancel_requested"] = bool(out.get("cancel_requested"))
+            if name in out:
+                out[name] = _loads(out[name])
+        if "cancel_requested" in out:
+            out["cancel_requested"] = bool(out["cancel_requested"])
         return out
 
-    def runs(self, statuses: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Full run dicts, oldest first, optionally only those with the given statuses."""
+    def runs(
+        self, statuses: Iterable[str] | None = None, columns: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run dicts, oldest first, optionally only those with the given statuses.
+
+        ``columns`` limits what is read (callers polling every second skip the large scan JSON).
+        """
+        names = ", ".join(columns) if columns is not None else "*"
         if statuses is None:
-            rows = self._query("SELECT * FROM runs ORDER BY id")
+            rows = self._query(f"SELECT {names} FROM runs ORDER BY id")
         else:
             wanted = list(statuses)
             marks = ", ".join("?" for _ in wanted)
-            rows = self._query(f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY id", wanted)
+            rows = self._query(f"SELECT {names} FROM runs WHERE status IN ({marks}) ORDER BY id", wanted)
         return [self._run_dict(r) for r in rows]
 
     def list_runs(self, sweep_id: int | None = None) -> pd.DataFrame:
         """One row per run, newest first, with the headline numbers pulled out of the summary."""
-        sql = "SELECT id, created, status, dataset_path, loader, mode, summary, sweep_id, error FROM runs"
+        sql = "SELECT id, created, status, dataset_path, loader, mode, summary, sweep_id, error, config FROM runs"
         params: tuple = ()
         if sweep_id is not None:
             sql += " WHERE sweep_id = ?"
@@ -465,17 +554,18 @@ class Store:
                     "mode": row["mode"],
                     "peak_rss_bytes": summary.get("peak_rss_bytes"),
                     "baseline_rss_bytes": summary.get("baseline_rss_bytes"),
-                    "images_per_second": summary.get("images_per_second"),
+                    "images_per_second": throughput.images_per_second(summary),
                     "leak_bytes_per_epoch": summary.get("leak_bytes_per_epoch"),
                     "sweep_id": row["sweep_id"],
                     "error": row["error"],
+                    **_options(_loads(row["config"]) or {}),
                 }
             )
         return pd.DataFrame.from_records(records, columns=_LIST_COLUMNS)
 
     def delete_run(self, run_id: int) -> None:
         with self._write() as conn:
-            for table in ("samples", "events", "logs"):
+            for table in _RUN_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
@@ -547,6 +637,38 @@ class Store:
         with self._write() as conn:
             conn.executemany("INSERT INTO logs (run_id, t, stream, line) VALUES (?, ?, ?, ?)", values)
 
+    def _add_snapshots(self, table: str, run_id: int, rows: Iterable[dict[str, Any]]) -> None:
+        values = []
+        for r in rows:
+            data = {k: v for k, v in r.items() if k not in ("t", "kind")}
+            values.append((run_id, r["t"], _dumps(data)))
+        if not values:
+            return
+        with self._write() as conn:
+            conn.executemany(f"INSERT INTO {table} (run_id, t, data) VALUES (?, ?, ?)", values)
+
+    def add_pipeline(self, run_id: int, rows: Iterable[dict[str, Any]]) -> None:
+        """``pipeline`` events (dicts with "t" and the event's fields; "kind" is dropped)."""
+        self._add_snapshots("pipeline", run_id, rows)
+
+    def add_composition(self, run_id: int, rows: Iterable[dict[str, Any]]) -> None:
+        """``composition`` events (dicts with "t" and the event's fields; "kind" is dropped)."""
+        self._add_snapshots("composition", run_id, rows)
+
+    def _snapshots(self, table: str, run_id: int) -> pd.DataFrame:
+        rows = self._query(f"SELECT t, data FROM {table} WHERE run_id = ? ORDER BY t, rowid", (run_id,))
+        return pd.DataFrame.from_records(
+            [{"t": r["t"], "data": _loads(r["data"]) or {}} for r in rows], columns=["t", "data"]
+        )
+
+    def pipeline(self, run_id: int) -> pd.DataFrame:
+        """The probe's tf.data snapshots: t, data (the pipeline event's fields as a dict)."""
+        return self._snapshots("pipeline", run_id)
+
+    def composition(self, run_id: int) -> pd.DataFrame:
+        """The probe's memory composition snapshots: t, data (dict)."""
+        return self._snapshots("composition", run_id)
+
     def samples(self, run_id: int) -> pd.DataFrame:
         rows = self._query(
             "SELECT t, rss_bytes, main_rss_bytes, processes, fds, threads, cpu_percent, vmhwm_bytes"
@@ -559,7 +681,7 @@ class Store:
             procs = _loads(record["processes"]) or {}
             record["processes"] = {int(pid): rss for pid, rss in procs.items()}
             records.append(record)
-        return pd.DataFrame.from_records(records, columns=list(_SAMPLE_COLUMNS))
+        return pd.DataFrame.from_records(records, columns=list(SAMPLE_COLUMNS))
 
     def events(self, run_id: int) -> pd.DataFrame:
         rows = self._query("SELECT t, kind, data FROM events WHERE run_id = ? ORDER BY t, rowid", (run_id,))
@@ -573,7 +695,7 @@ class Store:
     def counts(self, run_id: int) -> dict[str, int]:
         """Rows stored per table for a run (cheap; used by the live view and tests)."""
         out = {}
-        for table in ("samples", "events", "logs"):
+        for table in _RUN_TABLES:
             out[table] = int(self._query(f"SELECT COUNT(*) FROM {table} WHERE run_id = ?", (run_id,))[0][0])
         return out
 
@@ -652,13 +774,30 @@ class Store:
                 "run_id": run["id"],
                 "status": run["status"],
                 "config": run["config"],
-                "summary": run.get("summary") or {},
+                "summary": _with_throughput(run.get("summary")),
                 "findings": run.get("findings") or [],
                 "logs": logs,
                 "snippet": run.get("snippet") or "",
                 "error": run.get("error"),
                 "dataset_path": run.get("dataset_path"),
                 "bad_files": scan.get("bad_files", []),
+                "bad_files_total": scan.get("bad_files_total", len(scan.get("bad_files") or [])),
                 "sweep_id": run.get("sweep_id"),
             }
         )
+
+
+def _with_throughput(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """The summary with its throughput as ``diagnostics.throughput`` defines it (older runs stored
+    the all-epoch mean as images_per_second), so the JSON export matches every other view."""
+    if not summary:
+        return {}
+    rate = throughput.of_summary(summary)
+    return {**summary, "images_per_second": rate["images_per_second"], "throughput": rate}
+
+
+def _options(config: dict[str, Any]) -> dict[str, Any]:
+    out = {name: config.get(name) for name in OPTION_COLUMNS}
+    if isinstance(out["image_size"], (list, tuple)):
+        out["image_size"] = "x".join(str(v) for v in out["image_size"])
+    return out

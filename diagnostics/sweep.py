@@ -19,11 +19,13 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
+from diagnostics import throughput
 from diagnostics.config import TrialConfig, cli_name, validate
 from diagnostics.errors import ConfigError, DiagnosticsError
 
 __all__ = [
     "DEFAULT_GRID",
+    "autorange",
     "DEFAULT_TRIAL_SECONDS",
     "NEAR_BEST_FRACTION",
     "estimate_seconds",
@@ -31,6 +33,7 @@ __all__ = [
     "pareto_front",
     "parse_grid",
     "recommend",
+    "refusal",
     "run_sweep",
     "sweep_result",
 ]
@@ -245,8 +248,14 @@ def _usable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def pareto_front(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Points no other point beats on both axes (lower peak AND higher images/s), by peak."""
-    usable = sorted(_usable(points), key=lambda p: (_peak(p), -_throughput(p)))
+    """Points no other point beats on both axes (lower peak AND higher images/s), by peak.
+
+    Only points whose throughput is stable: a timing too short to trust neither joins the front
+    nor pushes others off it.
+    """
+    usable = sorted(
+        (p for p in _usable(points) if _rate(p).get("stable")), key=lambda p: (_peak(p), -_throughput(p))
+    )
     front: list[dict[str, Any]] = []
     best = float("-inf")
     for point in usable:
@@ -269,21 +278,57 @@ def _label(row: dict[str, Any]) -> str:
     return f"run #{row.get('run_id', row.get('id'))}"
 
 
+def _rate(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's ``throughput.measure`` result; a bare number (no epochs known) counts as one
+    stable timing with no spread."""
+    if row.get("throughput"):
+        return row["throughput"]
+    rate = _throughput(row)
+    return {"images_per_second": rate, "min": rate, "max": rate, "stable": True, "reason": ""}
+
+
+def _unstable_text(rows: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{_label(r)} ({_throughput(r):,.1f} images/s): {_rate(r).get('reason')}" for r in rows)
+
+
+def refusal(rows: list[dict[str, Any]], memory_budget_bytes: int | None = None) -> str | None:
+    """Why there is no recommendation (None when there is one)."""
+    budget = memory_budget_bytes if memory_budget_bytes is not None else _default_budget()
+    fitting = [r for r in _usable(rows) if budget is None or _peak(r) <= budget]
+    if not fitting:
+        return "No completed trial with a throughput and a peak fits the memory budget."
+    unstable = [r for r in fitting if not _rate(r).get("stable")]
+    if len(unstable) == len(fitting):
+        return (
+            "No recommendation: every timing is too short to be stable "
+            f"(a figure needs {throughput.MIN_MEASURED_SECONDS:g} s of epochs after the first): "
+            + _unstable_text(unstable)
+            + "."
+        )
+    return None
+
+
 def recommend(rows: list[dict[str, Any]], memory_budget_bytes: int | None = None) -> dict[str, Any] | None:
-    """The fastest completed config within the budget, preferring the lowest peak among configs
-    within 5% of the best throughput. Returns a copy of the chosen row plus ``reason`` (text citing
-    the numbers) and ``candidates`` (ids considered near-fastest); None when nothing fits.
+    """The fastest completed config within the budget whose timing is stable, preferring the
+    lowest peak among configs with no measurable difference in throughput from it (per-epoch
+    ranges overlap, or medians within 5%). Returns a copy of the chosen row plus ``reason`` (text
+    citing the numbers) and ``candidates`` (ids considered as fast); None when nothing qualifies
+    (``refusal`` says why). A timing under ``throughput.MIN_MEASURED_SECONDS`` is never the basis.
 
     ``memory_budget_bytes`` None means 80% of the RAM available now (the trial budget's default).
     """
     budget = memory_budget_bytes if memory_budget_bytes is not None else _default_budget()
     usable = _usable(rows)
     fitting = [r for r in usable if budget is None or _peak(r) <= budget]
-    if not fitting:
+    unstable = [r for r in fitting if not _rate(r).get("stable")]
+    stable = [r for r in fitting if _rate(r).get("stable")]
+    if not stable:
         return None
-    fastest = max(fitting, key=_throughput)
+    fastest = max(stable, key=_throughput)
     best_rate = _throughput(fastest)
-    near = [r for r in fitting if _throughput(r) >= NEAR_BEST_FRACTION * best_rate]
+    near = [
+        r for r in stable if r is fastest or not throughput.compare(_rate(r), _rate(fastest))["measurable"]
+    ]
     pick = min(near, key=lambda r: (_peak(r), -_throughput(r)))
     mib = 1024**2
     budget_text = f"within the {budget / mib:,.0f} MiB budget" if budget is not None else "with no budget"
@@ -295,10 +340,17 @@ def recommend(rows: list[dict[str, Any]], memory_budget_bytes: int | None = None
     )
     if pick is not fastest:
         reason += (
-            f" {len(near)} configs are within 5% of it ({NEAR_BEST_FRACTION * best_rate:,.1f} images/s or more); "
+            f" {len(near)} configs show no measurable difference in throughput from it (per-epoch ranges "
+            f"overlap or medians within {throughput.NEAR_FRACTION:.0%}); "
             f"{_label(pick)} has the lowest peak among them, "
             f"{(_peak(fastest) - _peak(pick)) / mib:,.1f} MiB less for "
-            f"{100 * (1 - _throughput(pick) / best_rate):.1f}% lower throughput."
+            f"{100 * (1 - _throughput(pick) / best_rate):.1f}% lower median throughput."
+        )
+    if unstable:
+        reason += (
+            f" {len(unstable)} config(s) had timings too short to be stable and were not considered: "
+            + _unstable_text(unstable)
+            + "."
         )
     if excluded:
         reason += f" {excluded} completed config(s) peaked above the budget and were not considered."
@@ -347,6 +399,7 @@ def run_sweep(
         "memory_budget_bytes": base.memory_budget_bytes,
         "estimated_seconds": estimate_seconds(configs, store),
         "errors": [],
+        "autoranged": [],
     }
     store.update_sweep(sweep_id, status="running", summary=summary)
     status = "completed"
@@ -355,6 +408,13 @@ def run_sweep(
             run_id = None
             try:
                 run_id = run_trial(config, store, allowed_roots=allowed_roots, sweep_id=sweep_id)
+                rerun = autorange(store, run_id, config)
+                if rerun is not None:
+                    rerun_id = run_trial(rerun, store, allowed_roots=allowed_roots, sweep_id=sweep_id)
+                    summary["autoranged"].append(
+                        {"run_id": run_id, "rerun_id": rerun_id, "epochs": rerun.epochs}
+                    )
+                    run_id = rerun_id
             except ConfigError as exc:
                 summary["errors"].append(
                     {"options": _jsonable(_options_of(config.to_dict(), grid)), "error": str(exc)}
@@ -373,12 +433,21 @@ def run_sweep(
             result = sweep_result(store, sweep_id, base.memory_budget_bytes)
             recommendation = result["recommendation"]
             summary["recommended_run_id"] = recommendation["run_id"] if recommendation else None
-            summary["recommendation_reason"] = recommendation["reason"] if recommendation else None
+            summary["recommendation_reason"] = (
+                recommendation["reason"] if recommendation else result["refusal"]
+            )
             summary["front_run_ids"] = [row["run_id"] for row in result["front"]]
         except DiagnosticsError:
             pass
         store.update_sweep(sweep_id, status=status, summary=summary)
     return sweep_id
+
+
+def autorange(store: Any, run_id: int, config: TrialConfig) -> TrialConfig | None:
+    """The config with enough epochs for a stable throughput when the trial was too short."""
+    run = store.get_run(run_id)
+    epochs = throughput.autorange_epochs(run.get("summary"), config.epochs)
+    return config.replace(epochs=epochs) if run.get("status") == "completed" and epochs else None
 
 
 def sweep_result(store: Any, sweep_id: int, memory_budget_bytes: int | None = None) -> dict[str, Any]:
@@ -394,6 +463,7 @@ def sweep_result(store: Any, sweep_id: int, memory_budget_bytes: int | None = No
         run = store.get_run(run_id)
         summary = run.get("summary") or {}
         config = run.get("config") or {}
+        rate = throughput.of_summary(summary)
         rows.append(
             {
                 "run_id": run_id,
@@ -403,8 +473,9 @@ def sweep_result(store: Any, sweep_id: int, memory_budget_bytes: int | None = No
                 "config": config,
                 "peak_rss_bytes": summary.get("peak_rss_bytes"),
                 "baseline_rss_bytes": summary.get("baseline_rss_bytes"),
-                "images_per_second": summary.get("images_per_second"),
-                "steady_images_per_second": summary.get("steady_images_per_second"),
+                "images_per_second": rate["images_per_second"],
+                "steady_images_per_second": rate["images_per_second"],
+                "throughput": rate,
                 "leak_bytes_per_epoch": summary.get("leak_bytes_per_epoch"),
                 "findings": [f.get("id") for f in run.get("findings") or []],
             }
@@ -421,5 +492,6 @@ def sweep_result(store: Any, sweep_id: int, memory_budget_bytes: int | None = No
         "rows": rows,
         "front": front,
         "recommendation": recommendation,
+        "refusal": refusal(rows, memory_budget_bytes) if recommendation is None else None,
         "invalid": (sweep.get("summary") or {}).get("invalid", []),
     }

@@ -10,44 +10,66 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from diagnostics import analysis, throughput
 from diagnostics.config import COLOR_MODES, INTERPOLATIONS, MODELS, MODES, TrialConfig
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "CANCEL_REQUESTED_TEXT",
     "FINISHED_STATUSES",
     "HISTORY_COLUMNS",
+    "KIND_LABELS",
     "KNOB_CHOICES",
     "LIMIT_INPUTS",
+    "NO_TFDATA_NOTE",
     "OPTION_CHOICES",
     "OPTION_DEFAULTS",
     "OPTION_SPECS",
     "STATUS_ICONS",
     "STATUS_TEXT",
     "SWEEP_CHOICES",
+    "WAIT_FOR_VERIFICATION",
     "applicable_specs",
+    "attribution_caption",
+    "attribution_components",
+    "attribution_rows",
+    "bound_sentence",
+    "bad_files_text",
     "changed_options",
+    "compare_row",
     "config_diff",
+    "differing_options",
+    "decoded_caption",
+    "default_folder",
     "epoch_start_times",
     "epochs_frame",
     "filter_runs",
     "finding_markdown",
+    "folder_choices",
     "format_bytes",
+    "format_mib",
     "format_rate",
     "format_seconds",
     "format_value",
     "grid_values",
+    "headline_captions",
     "headline_metrics",
+    "throughput_help",
     "history_table",
     "in_rows",
     "knob_value",
+    "last_folder",
     "leak_verdict_text",
     "limit_overrides",
+    "listing_caption",
+    "listing_images",
     "log_groups_caption",
     "log_group_rows",
     "log_groups_table",
@@ -56,17 +78,27 @@ __all__ = [
     "option_value",
     "option_widget_spec",
     "progress_state",
+    "projection_table",
     "queue_text",
+    "queue_view",
+    "live_run",
+    "trials_ahead_text",
     "ready_rss_bytes",
+    "remember_folder",
     "run_choices",
     "run_label",
     "scan_summary_rows",
     "sorted_findings",
+    "stage_rows",
     "status_markdown",
-    "suggested_folders",
+    "steps_default_caption",
     "sweep_labels",
     "sweep_points_frame",
     "sweep_trials_table",
+    "top_components_text",
+    "xray_frames",
+    "verification_state",
+    "verification_wait",
 ]
 
 MIB = 1024 * 1024
@@ -407,30 +439,6 @@ def limit_overrides(budget_mib: float | None, timeout_s: float | None) -> dict[s
     return out
 
 
-def suggested_folders(roots: Iterable[str]) -> list[str]:
-    """The roots plus their direct sub-folders that hold sub-folders (class-per-folder candidates).
-
-    Bounded to 300 entries per root so a large home folder stays quick; unreadable folders are
-    skipped, hidden ones left out.
-    """
-    out: list[str] = []
-    for root in roots:
-        out.append(root)
-        try:
-            entries = sorted(os.scandir(root), key=lambda e: e.name)[:300]
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
-                continue
-            try:
-                if any(sub.is_dir(follow_symlinks=False) for sub in os.scandir(entry.path)):
-                    out.append(entry.path)
-            except OSError:
-                continue
-    return out
-
-
 def run_choices(runs: pd.DataFrame, statuses: Iterable[str] | None = None) -> dict[int, str]:
     """{run id: label} in the order of ``runs`` (list_runs: newest first), for pickers."""
     if statuses is not None:
@@ -454,12 +462,82 @@ STATUS_TEXT = {
 }
 
 
+# Measured with scripts/cancel_latency.py (5 cancels each, during epoch 2): the run is recorded
+# cancelled 0.25 s (FakeWorker) and 0.30 s (TensorFlow worker, max 0.31 s) after the request; the
+# runner polls every 0.2 s. The Run view refreshes once a second on top of that.
+CANCEL_REQUESTED_TEXT = (
+    "Cancel requested: the runner checks every 0.2 s and kills the worker as soon as it sees it "
+    "(measured: the run ends about 0.3 s after the request); this view shows it at its next "
+    "refresh, within a second."
+)
+
+
 def status_markdown(run: Mapping[str, Any]) -> str:
     status = run["status"]
     return (
         f"{STATUS_ICONS.get(status, '')} **Run #{run['id']}** · {STATUS_TEXT.get(status, status)} · "
         f"`{run.get('loader')}` on `{run.get('dataset_path')}`"
     )
+
+
+def trials_ahead_text(ahead: int) -> str:
+    return "next in line" if ahead <= 0 else f"{ahead} trial{'s' if ahead != 1 else ''} ahead"
+
+
+def live_run(store: Any, run_id: int) -> dict[str, Any]:
+    """``store.get_run`` for a page about to show the run as live: a queued or running run whose
+    runner process has died (killed, even by SIGKILL) is closed first, so it reads as interrupted."""
+    run = store.get_run(run_id)
+    if run["status"] in ACTIVE_STATUSES:
+        from diagnostics.runner import recover_interrupted
+
+        if run_id in recover_interrupted(store):
+            run = store.get_run(run_id)
+    return run
+
+
+def queue_view(store: Any) -> list[tuple[str, str]]:
+    """(icon, text) lines of what the store's trials are doing now: the sidebar's queue.
+
+    Runs whose runner died are closed first (``recover_interrupted``); the running trial says
+    whether its worker is still importing TensorFlow, a queued one how many trials are ahead
+    (as ``store.queue_position``), and sweeps and scenarios in progress say how far they are.
+    """
+    from diagnostics.runner import recover_interrupted, runner_alive
+
+    recover_interrupted(store)
+    lines: list[tuple[str, str]] = []
+    active = store.runs(ACTIVE_STATUSES, columns=("id", "status", "loader", "t_ready"))
+    for ahead, run in enumerate(active):
+        if run["status"] == "running":
+            doing = (
+                "running" if run.get("t_ready") is not None else "starting the worker (importing TensorFlow)"
+            )
+        else:
+            doing = f"queued, {trials_ahead_text(ahead)}"
+        lines.append((STATUS_ICONS[run["status"]], f"#{run['id']} {run.get('loader')}: {doing}"))
+    sweeps = store.list_sweeps()
+    for row in sweeps[sweeps["status"] == "running"].itertuples():
+        sweep = store.get_sweep(int(row.id))
+        statuses = list(store.list_runs(sweep_id=int(row.id))["status"])
+        if (
+            statuses
+            and not ACTIVE_STATUSES & set(statuses)
+            and not runner_alive(store.get_run(sweep["run_ids"][-1]))
+        ):
+            continue  # the process running the sweep died between two trials
+        total = (sweep.get("summary") or {}).get("trials") or "?"
+        done = sum(1 for s in statuses if s not in ACTIVE_STATUSES)
+        lines.append((":material/science:", f"Sweep #{row.id} {row.name}: {done} of {total} trials done"))
+    from diagnostics import scenarios
+
+    for job in scenarios.list_jobs(store):
+        if job.get("status") == "running":
+            text = (
+                f"Scenario {job.get('scenario')}: {job.get('done', 0)} of {job.get('total', '?')} trials done"
+            )
+            lines.append((":material/target:", text))
+    return lines or [("", "No trial running.")]
 
 
 def queue_text(ahead: int) -> str:
@@ -540,7 +618,7 @@ def headline_metrics(run: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     overhead = summary.get("measured_overhead_bytes")
     if overhead is None and peak is not None and baseline is not None:
         overhead = peak - baseline
-    rate = summary.get("steady_images_per_second") or summary.get("images_per_second")
+    rate = throughput.of_summary(summary)
     verdict, detail = leak_verdict_text(run)
     return [
         ("Peak RSS (VmHWM)", format_bytes(peak), "Highest resident memory of the worker, read from VmHWM."),
@@ -549,9 +627,24 @@ def headline_metrics(run: Mapping[str, Any]) -> list[tuple[str, str, str]]:
             format_bytes(overhead, signed=True),
             f"Peak minus the RSS at ready (baseline {format_bytes(baseline)}).",
         ),
-        ("Throughput", format_rate(rate), "Steady-state images/s (epoch 1 excluded when there are more)."),
-        ("Leak verdict", verdict, detail),
+        ("Throughput", format_rate(rate["images_per_second"]), throughput_help(rate)),
+        ("Leak verdict", _short_verdict(verdict), f"{verdict}. {detail}" if verdict != "n/a" else detail),
     ]
+
+
+def _short_verdict(verdict: str) -> str:
+    # "no leak +10.2 MiB/epoch" does not fit a metric tile: the word goes in the tile, the slope under it.
+    return "no leak" if verdict.startswith("no leak") else verdict.split(" ")[0]
+
+
+def headline_captions(run: Mapping[str, Any]) -> list[str]:
+    """Small text under each headline metric: the throughput's range or why it is not stable, the
+    leak slope (the tiles have room for a short value only)."""
+    summary = run.get("summary") or {}
+    rate_note = throughput.spread_note(throughput.of_summary(summary))
+    slope = summary.get("leak_bytes_per_epoch")
+    leak_note = "" if slope is None else f"{format_bytes(slope, signed=True)}/epoch"
+    return ["", "", rate_note, leak_note]
 
 
 def finding_markdown(finding: Mapping[str, Any]) -> str:
@@ -624,12 +717,23 @@ def filter_runs(
 
 
 def history_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """The History table: list_runs() rows with memory in MiB, in HISTORY_COLUMNS order."""
-    return runs.assign(
+    """The History table: list_runs() rows with memory in MiB, in HISTORY_COLUMNS order, plus
+    (after ``mode``) the option columns whose values differ between the rows shown."""
+    table = runs.assign(
         peak_mib=runs["peak_rss_bytes"].map(mib),
         baseline_mib=runs["baseline_rss_bytes"].map(mib),
         leak_mib_per_epoch=runs["leak_bytes_per_epoch"].map(mib),
-    )[HISTORY_COLUMNS]
+    )
+    options = [c for c in differing_options(runs) if c in table.columns]
+    at = HISTORY_COLUMNS.index("mode") + 1
+    return table[[*HISTORY_COLUMNS[:at], *options, *HISTORY_COLUMNS[at:]]]
+
+
+def differing_options(runs: pd.DataFrame) -> list[str]:
+    """Option columns of list_runs() that do not hold one value in every row."""
+    from diagnostics.store import OPTION_COLUMNS
+
+    return [c for c in OPTION_COLUMNS if c in runs.columns and runs[c].astype(str).nunique() > 1]
 
 
 def grid_values(picked: Iterable[Any]) -> list[Any]:
@@ -654,12 +758,13 @@ def sweep_points_frame(result: Mapping[str, Any]) -> pd.DataFrame:
                 + ", ".join(f"{k}={format_value(v)}" for k, v in row["options"].items()),
                 "status": row["status"],
                 "peak_rss_bytes": row["peak_rss_bytes"],
-                "images_per_second": row["steady_images_per_second"] or row["images_per_second"],
+                "images_per_second": row["images_per_second"],
+                "stable": bool((row.get("throughput") or {}).get("stable")),
                 "on_front": row["id"] in front_ids,
             }
             for row in result["rows"]
         ],
-        columns=["id", "label", "status", "peak_rss_bytes", "images_per_second", "on_front"],
+        columns=["id", "label", "status", "peak_rss_bytes", "images_per_second", "stable", "on_front"],
     )
 
 
@@ -669,4 +774,394 @@ def sweep_trials_table(points: pd.DataFrame) -> pd.DataFrame:
         peak=points["peak_rss_bytes"].map(format_bytes),
         throughput=points["images_per_second"].map(format_rate),
     )
-    return table[["id", "label", "status", "peak", "throughput", "on_front"]]
+    return table[["id", "label", "status", "peak", "throughput", "stable", "on_front"]]
+
+
+def throughput_help(rate: Mapping[str, Any]) -> str:
+    """Help text of a throughput figure: its definition, range and whether it is stable."""
+    text = throughput.DEFINITION
+    if rate.get("min") is not None and len(rate.get("epochs_used") or []) > 1:
+        text += f" This run: {format_rate(rate['min'])} to {format_rate(rate['max'])} over epochs {rate['epochs_used']}."
+    if rate.get("images_per_second") is not None and not rate.get("stable"):
+        text += f" Not stable: {rate['reason']}."
+    return text
+
+
+def compare_row(run: Mapping[str, Any], label: str) -> dict[str, Any]:
+    """One run's row of the Compare table (and the HTML comparison)."""
+    summary = run.get("summary") or {}
+    return {
+        "run": label,
+        "status": run.get("status"),
+        "peak": format_bytes(summary.get("peak_rss_bytes")),
+        "baseline": format_bytes(summary.get("baseline_rss_bytes")),
+        "images/s": format_rate(throughput.images_per_second(summary)),
+        "stable": "yes" if throughput.of_summary(summary)["stable"] else "no",
+        "leak verdict": leak_verdict_text(run)[0],
+        "findings": len(run.get("findings") or []),
+    }
+
+
+def projection_table(projection: Mapping[str, Any]) -> pd.DataFrame:
+    """'Projection to the full folder' as label/value rows, memory in MiB (never a bare null)."""
+    cache = projection.get("cache_bytes")
+    rows = [
+        ("Images in the folder", f"{projection.get('full_dataset_images') or 0:,}"),
+        ("Images the trial read per epoch", f"{projection.get('trial_images_per_epoch') or 0:,}"),
+        (
+            "In-memory cache, whole folder",
+            format_mib(cache) if cache is not None else "– (no in-memory cache)",
+        ),
+        ("Peak overhead, whole folder", format_mib(projection.get("peak_overhead_bytes"))),
+        ("How it was scaled", str(projection.get("note") or "–")),
+    ]
+    return pd.DataFrame(rows, columns=["", "value"])
+
+
+def format_mib(value_bytes: float | None) -> str:
+    return "–" if _missing(value_bytes) else f"{float(value_bytes) / MIB:,.1f} MiB"
+
+
+# Pipeline X-ray: attribution and stages (issue 11) ----------------------------------------------
+KIND_LABELS = {
+    "tfdata_stage": "tf.data stage",
+    "model": "model weights",
+    "optimizer": "optimizer state",
+    "allocator_free": "allocator: freed, kept",
+    "library": "library/code pages",
+    "other": "other",
+}
+NO_TFDATA_NOTE = analysis.attribution.NO_TFDATA_NOTE  # one wording, the analysis' own
+
+
+def _share(part: float | None, whole: float | None) -> str:
+    if _missing(part) or _missing(whole) or not whole:
+        return "–"
+    return f"{100.0 * float(part) / float(whole):.0f}%"
+
+
+def attribution_components(attribution: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The components, largest first, then "unattributed" always last (never dropped)."""
+    if not attribution:
+        return []
+    named = [c for c in attribution.get("components") or [] if c.get("name") != "unattributed"]
+    named.sort(key=lambda c: -float(c.get("bytes") or 0))
+    rest = attribution.get("unattributed_bytes")
+    if rest is None:
+        rest = next(
+            (c.get("bytes") for c in attribution.get("components") or [] if c.get("name") == "unattributed"),
+            None,
+        )
+    return [
+        *named,
+        {
+            "name": "unattributed",
+            "kind": "other",
+            "bytes": rest,
+            # What the composition tells of the remainder (heap in use, memory outside malloc).
+            "detail": (attribution.get("unattributed_split") or {}).get("detail")
+            or "not explained by the parts above",
+        },
+    ]
+
+
+def attribution_rows(attribution: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """One row per component at the peak: component, kind, MiB, share of the overhead, source."""
+    overhead = (attribution or {}).get("overhead_bytes")
+    return [
+        {
+            "component": c.get("name"),
+            "kind": KIND_LABELS.get(c.get("kind"), c.get("kind") or "other"),
+            "MiB": None if _missing(c.get("bytes")) else round(float(c["bytes"]) / MIB, 1),
+            "share of overhead": _share(c.get("bytes"), overhead),
+            "how it was measured": c.get("detail") or "–",
+        }
+        for c in attribution_components(attribution)
+    ]
+
+
+def attribution_caption(attribution: Mapping[str, Any] | None) -> str:
+    """What the table splits, and an unexplained or over-explained remainder said plainly."""
+    if not attribution:
+        return "No attribution for this run (it predates the probe, or no probe snapshot arrived)."
+    overhead = attribution.get("overhead_bytes")
+    rest = attribution_components(attribution)[-1]["bytes"]
+    at = "the peak" if attribution.get("at", "peak") == "peak" else str(attribution.get("at"))
+    text = f"Overhead over baseline at {at}: {format_bytes(overhead, signed=True)}."
+    if attribution.get("note"):
+        text += f" {_share(rest, overhead)} of it is unattributed."
+    elif not _missing(rest) and float(rest) < 0:
+        text += (
+            f" The measured parts exceed it by {format_bytes(-float(rest))}: some of them are counted "
+            "twice or were measured at another moment."
+        )
+    else:
+        text += f" {_share(rest, overhead)} of it is unattributed."
+    # The stage section says "needs tf.data" in its own box; the caption keeps the other notes.
+    note = str(attribution.get("note") or "").replace(NO_TFDATA_NOTE, "").strip()
+    return text + (f" {note}" if note else "")
+
+
+def top_components_text(attribution: Mapping[str, Any] | None, n: int = 3) -> str:
+    """'in-memory cache 200.0 MiB (67%), …; unattributed 16.0 MiB (5%)' for Compare and the report."""
+    if not attribution:
+        return "–"
+    components = attribution_components(attribution)
+    overhead = attribution.get("overhead_bytes")
+    parts = [
+        f"{c['name']} {format_bytes(c.get('bytes'))} ({_share(c.get('bytes'), overhead)})"
+        for c in components[:-1][:n]
+    ]
+    rest = components[-1]
+    return (
+        ", ".join(parts)
+        + f"; unattributed {format_bytes(rest.get('bytes'))} ({_share(rest.get('bytes'), overhead)})"
+    )
+
+
+def _autotune_text(values: Mapping[str, Any] | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in (values or {}).items()) or "–"
+
+
+def _now_and_peak(now: Any, peak: Any) -> str:
+    now_text = "–" if _missing(now) else f"{int(now):,}"
+    return now_text if _missing(peak) else f"{now_text} / {int(peak):,}"
+
+
+def stage_rows(pipeline: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The stage table: stage, your code, buffered MiB now/peak, elements, AUTOTUNE, share of time.
+
+    "now" is the last snapshot (a shuffle buffer drains at the end of the data); "own rate" is the
+    stage's images/s from its processing time, the figure the bottleneck is chosen by.
+    """
+    rows = []
+    # The summary lists stages from the output back to the source; the table reads like the code.
+    for stage in reversed((pipeline or {}).get("stages") or []):
+        share = stage.get("time_share")
+        rows.append(
+            {
+                "stage": stage.get("label") or stage.get("name"),
+                "buffered now (MiB)": mib(stage.get("buffered_bytes")),
+                "buffered peak (MiB)": mib(stage.get("peak_buffered_bytes")),
+                "elements now / peak": _now_and_peak(
+                    stage.get("buffered_elements"), stage.get("peak_buffered_elements")
+                ),
+                "own rate": format_rate(stage.get("images_per_second")),
+                "AUTOTUNE": _autotune_text(stage.get("autotune")),
+                "share of time": "–" if _missing(share) else f"{100.0 * float(share):.0f}%",
+                # Last: code lines are long, the numbers stay in view.
+                "your code": stage.get("code") or "–",
+            }
+        )
+    return rows
+
+
+def bound_sentence(summary: Mapping[str, Any] | None) -> str:
+    """The bottleneck stage and, in fit mode, whether training waits for input or for compute."""
+    pipeline = (summary or {}).get("pipeline")
+    if not pipeline:
+        return NO_TFDATA_NOTE
+    sentences = []
+    bottleneck = pipeline.get("bottleneck")
+    if bottleneck and bottleneck.get("stage"):
+        rate = bottleneck.get("images_per_second")
+        sentences.append(
+            f"The slowest stage is **{bottleneck['stage']}**"
+            + (f", at {format_rate(rate)} on its own" if not _missing(rate) else "")
+            + ": it bounds the pipeline's throughput."
+        )
+    bound = pipeline.get("bound") or {}
+    if bound.get("kind") in ("input", "compute"):
+        what = "input-bound" if bound["kind"] == "input" else "compute-bound"
+        # The detail may end by naming the verdict again (": input-bound"); say it once.
+        detail = re.sub(r"[:;,]?\s*(input|compute)-bound\.?$", "", str(bound.get("detail") or ""))
+        sentences.append(f"Training is **{what}**" + (f": {detail}." if detail else "."))
+    elif bound.get("detail"):
+        sentences.append(bound["detail"][:1].upper() + bound["detail"][1:] + ".")
+    if pipeline.get("note"):
+        sentences.append(str(pipeline["note"]))
+    return " ".join(sentences) or "No stage stands out as the bottleneck."
+
+
+def xray_frames(store: Any, run: Mapping[str, Any], samples: pd.DataFrame, events: pd.DataFrame):
+    """(attribution frame, AUTOTUNE frame) of a run, live or finished, from the store's probe tables.
+
+    The one place the views reach the analysis' frame builders, so the Run page, History and the
+    HTML report draw the same thing.
+    """
+    pipeline = store.pipeline(run["id"])
+    composition = store.composition(run["id"])
+    config = run.get("config") or {}
+    return (
+        analysis.attribution_frame(run, samples, events, pipeline, composition),
+        # The snippet and batch size name the stages as the summary's table does.
+        analysis.autotune_frame(pipeline, snippet=run.get("snippet"), batch_size=config.get("batch_size")),
+    )
+
+
+# Dataset folders: default, listing, verification ----------------------------------------------
+LAST_FOLDER_FILE = "last_folder"
+
+
+def last_folder(home: str | os.PathLike[str]) -> str | None:
+    """The folder this DIAG_HOME's dashboard last listed ($DIAG_HOME/last_folder), if any."""
+    try:
+        text = (Path(home) / LAST_FOLDER_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text or None
+
+
+def remember_folder(home: str | os.PathLike[str], folder: str) -> None:
+    """Record the folder picked last, so the next session starts on it instead of scanning a root."""
+    if last_folder(home) == folder:
+        return
+    path = Path(home) / LAST_FOLDER_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Two sessions may write at once: each renames its own temporary file into place.
+    temporary = path.with_name(f".{LAST_FOLDER_FILE}.{os.getpid()}")
+    temporary.write_text(folder + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def default_folder(last: str | None, roots: Sequence[str], sample_data: str) -> str | None:
+    """The folder a new session starts on: the last one used, else sample_data, else none.
+
+    Never an allowed root itself (a root is where datasets live, so listing it lists everything
+    under it), except sample_data, which is a small dataset; nor a folder that is gone or lies
+    outside the roots now.
+    """
+    from diagnostics.dataset import resolve_dataset
+    from diagnostics.errors import DatasetError
+
+    real_roots = {os.path.realpath(r) for r in roots}
+    for candidate in (last, sample_data):
+        if not candidate or not os.path.isdir(candidate):
+            continue
+        try:
+            real = str(resolve_dataset(candidate, [Path(r) for r in roots]))
+        except DatasetError:
+            continue
+        if real not in real_roots or os.path.realpath(sample_data) == real:
+            return candidate
+    return None
+
+
+def folder_choices(default: str | None, datasets: Iterable[str]) -> list[str]:
+    """The folder picker's entries: the default first, then the datasets found under the roots."""
+    out = [default] if default else []
+    for folder in datasets:
+        if os.path.realpath(folder) not in {os.path.realpath(f) for f in out}:
+            out.append(folder)
+    return out
+
+
+def _field(data: Any, name: str, default: Any = None) -> Any:
+    return data.get(name, default) if isinstance(data, Mapping) else getattr(data, name, default)
+
+
+def listing_images(listing: Any) -> int:
+    """Image files the listing counted in class folders (before content verification)."""
+    return sum((_field(listing, "counts") or {}).values())
+
+
+def listing_caption(listing: Any) -> str:
+    """One line on a folder's listing: images per class, bytes on disk and extensions.
+
+    ``listing`` is a dataset.Listing or its summary dict (names and sizes, no file opened).
+    """
+    counts = _field(listing, "counts") or {}
+    shown = ", ".join(f"{name} {n:,}" for name, n in list(counts.items())[:6])
+    if len(counts) > 6:
+        shown += f", … {len(counts) - 6} more"
+    extensions = ", ".join(
+        f"{ext} {n:,}"
+        for ext, n in sorted((_field(listing, "extensions") or {}).items(), key=lambda kv: -kv[1])
+    )
+    return (
+        f"{listing_images(listing):,} images in {len(counts)} classes ({shown}); "
+        f"{format_bytes(_field(listing, 'total_bytes'))} on disk ({extensions or 'no image files'})."
+    )
+
+
+def decoded_caption(bytes_per_image: int, images: int) -> str:
+    """Decoded size per image and for the folder: arithmetic, so option changes never rescan."""
+    return (
+        f"Decoded {format_bytes(bytes_per_image)} per image, "
+        f"{format_bytes(bytes_per_image * images)} for the folder (what cache() in memory would hold)."
+    )
+
+
+def verification_state(
+    done: int, total: int, bad_so_far: int, finished: bool, error: str | None = None
+) -> tuple[float, str]:
+    """(fraction in 0..1, caption) of a folder's content verification."""
+    if error:
+        return 1.0, f"Verification failed: {error}"
+    bad = f"{bad_so_far:,} unreadable" if bad_so_far else "none unreadable"
+    if finished:
+        return 1.0, f"Verified {total:,} files: {bad}."
+    fraction = done / total if total else 0.0
+    return min(max(fraction, 0.0), 1.0), (
+        f"Verifying file contents: {done:,} / {total:,} ({fraction:.0%}) · {bad} so far."
+    )
+
+
+WAIT_FOR_VERIFICATION = (
+    ":material/hourglass_top: A trial started now waits for verification to end (its progress shows "
+    "on the run), then skips the unreadable files found, or stops naming them if its loader cannot."
+)
+
+
+def verification_wait(run: Mapping[str, Any]) -> tuple[float, str] | None:
+    """(fraction, caption) while a queued run waits for its folder's verification, else None.
+
+    The runner creates such a run from the listing and stores ``scan_progress`` on it until the
+    shared verification job ends; then it starts the worker.
+    """
+    progress = run.get("scan_progress") or {}
+    if run.get("status") != "queued" or not progress or progress.get("finished"):
+        return None
+    fraction, text = verification_state(
+        int(progress.get("done") or 0), int(progress.get("total") or 0), int(progress.get("bad") or 0), False
+    )
+    return fraction, f"Waiting for the folder's verification before starting the worker. {text}"
+
+
+def steps_default_caption(num_images: int, config: TrialConfig, store: Any = None) -> str:
+    """What an empty steps field means for this folder, and why, with the full-folder projection.
+
+    The runner applies ``runner.default_steps`` to a run without steps; this says the same in the
+    UI's words. ``config.dataset`` must be the resolved folder (past runs are matched on it).
+    """
+    from diagnostics.runner import default_steps
+
+    batch_size = int(config.batch_size)
+    _, reason = default_steps(num_images, config, store)
+    rate = format_rate(reason.get("rate_images_per_second"))
+    source = (
+        "the median of past runs of this loader on this folder"
+        if reason.get("rate_source") == "past runs"
+        else "a conservative guess until a run of this loader on this folder completes"
+    )
+    images = int(reason.get("num_images") or 0)
+    full = (
+        f"the full folder ({images:,} images, {math.ceil(images / batch_size):,} steps) takes about "
+        f"{format_seconds(reason.get('full_epoch_seconds'))} per epoch at {rate} ({source})"
+    )
+    steps = reason.get("steps")
+    if steps:
+        epoch = format_seconds(steps * batch_size / float(reason["rate_images_per_second"]))
+        return (
+            f"Empty = {steps:,} steps per epoch ({steps * batch_size:,} images, about {epoch} each), "
+            f"sized so a 3-epoch trial takes about a minute; {full}. "
+            "The results project memory to the full folder."
+        )
+    return f"Empty = whole epochs: {full}."
+
+
+def bad_files_text(bad_files: Sequence[Mapping[str, str]], shown: int = 3) -> str:
+    """'a.gif (format GIF ...), b.jpg (empty file) and 5 more' for a one-line mention."""
+    parts = [f"{b.get('path')} ({b.get('reason')})" for b in bad_files[:shown]]
+    more = len(bad_files) - shown
+    return ", ".join(parts) + (f" and {more:,} more" if more > 0 else "")

@@ -147,14 +147,17 @@ class StepReporter:
 class EpochTracker:
     """Emits epoch_start / step / epoch_end / gc / gpu_memory for both drivers."""
 
-    def __init__(self, events: EventWriter, tf: Any) -> None:
+    def __init__(self, events: EventWriter, tf: Any, probe: Any = None) -> None:
         self.events = events
         self.tf = tf
         self.gc = GcStats()
         self.steps = StepReporter(events)
+        self.probe = probe  # diagnostics.probe.Probe or None (probe off)
+        self.epoch: int | None = None
         self._start = 0.0
 
     def epoch_start(self, epoch: int) -> None:
+        self.epoch = epoch
         self.gc.take()  # what happened before this epoch (pipeline or model building) is not its own
         self.events.emit("epoch_start", epoch=epoch)
         self._start = time.perf_counter()
@@ -174,6 +177,9 @@ class EpochTracker:
             fields["gpu_current_bytes"] = gpu["current_bytes"]
             fields["gpu_peak_bytes"] = gpu["peak_bytes"]
         self.events.emit("epoch_end", **fields)
+        if self.probe is not None:
+            # While the epoch's iterator is still alive in iterate mode (the loop has just ended).
+            self.probe.snapshot("epoch_end", epoch)
         collections, pause_seconds = self.gc.take()
         self.events.emit(
             "gc", epoch=epoch, collections=collections, pause_seconds=pause_seconds, times=self.gc.taken_times
@@ -221,6 +227,8 @@ def drive_fit(
 
     instrument = Instrument()
     model = namespace["build_model"]()
+    if tracker.probe is not None:
+        tracker.probe.model = model
     model.fit(
         namespace["dataset"],
         epochs=epochs,
@@ -268,10 +276,12 @@ def _inject_fault(fault: str | None) -> None:
     raise ValueError(f"unknown {FAULT_ENV} {fault!r}")
 
 
-def run(payload: dict[str, Any], events: EventWriter) -> None:
+def run(payload: dict[str, Any], events: EventWriter) -> dict[str, Any] | None:
+    """Execute the trial; returns the probe's stats (None when the probe is off)."""
     import keras
     import tensorflow as tf
 
+    from diagnostics import probe as probe_lib
     from diagnostics.config import TrialConfig
     from diagnostics.snippet import render_parts
 
@@ -282,8 +292,18 @@ def run(payload: dict[str, Any], events: EventWriter) -> None:
         gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
     except RuntimeError:
         gpus = []
+    hz = probe_lib.probe_hz()
+    probe = probe_lib.Probe(events, tf, hz) if hz > 0 else None
+    baseline: dict[str, Any] = {}
+    if probe is not None:
+        probe.install()
+        try:
+            baseline["composition"] = probe_lib.composition()
+        except Exception:  # as in every probe reading: never break the trial
+            probe.errors += 1
     events.emit(
         "ready",
+        **baseline,
         pid=os.getpid(),
         rss_bytes=rss_bytes(),
         python=sys.version.split()[0],
@@ -299,11 +319,19 @@ def run(payload: dict[str, Any], events: EventWriter) -> None:
     namespace: dict[str, Any] = {"__name__": "diagnostics_snippet"}  # not __main__: no snippet driver
     exec(compile(setup_code, SNIPPET_FILENAME, "exec"), namespace)  # noqa: S102 - our own rendered code
 
-    tracker = EpochTracker(events, tf)
-    if config.mode == "fit":
-        drive_fit(namespace, tracker, keras, config.epochs, config.batch_size)
-    else:
-        drive_iterate(namespace, tracker, config.epochs)
+    tracker = EpochTracker(events, tf, probe)
+    if probe is not None:
+        probe.epoch = lambda: tracker.epoch
+        probe.start()
+    try:
+        if config.mode == "fit":
+            drive_fit(namespace, tracker, keras, config.epochs, config.batch_size)
+        else:
+            drive_iterate(namespace, tracker, config.epochs)
+    finally:
+        if probe is not None:
+            probe.stop()
+    return probe.stats() if probe is not None else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -317,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.config, encoding="utf-8") as f:
             payload = json.load(f)
         root = (payload.get("scan") or {}).get("root")
-        run(payload, events)
+        probe_stats = run(payload, events)
     except Exception as exc:
         traceback.print_exc()  # stderr too, so the log view has it beside TF's own lines
         events.emit(
@@ -328,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback=traceback.format_exc(),
         )
         return 1
-    events.emit("done", rss_bytes=rss_bytes(), vmhwm_bytes=vmhwm_bytes())
+    extra = {"probe": probe_stats} if probe_stats is not None else {}
+    events.emit("done", rss_bytes=rss_bytes(), vmhwm_bytes=vmhwm_bytes(), **extra)
     return 0
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import streamlit as st
 
-from diagnostics import ui
+from diagnostics import form, ui
 from diagnostics.errors import DiagnosticsError
 from diagnostics.store import Store
+from pages._folders import dataset_picker  # noqa: F401  (pages import the picker from here)
 
 
 @st.cache_resource(show_spinner=False)
@@ -46,50 +47,8 @@ def plot(fig: Any, key: str | None = None) -> None:
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
 
 
-def default_dataset() -> str:
-    from diagnostics.dataset import allowed_roots
-
-    roots = allowed_roots()
-    return str(roots[0]) if roots else ""
-
-
-def dataset_picker(key: str = "dataset") -> str:
-    """A folder under the allowed roots: pick a suggested one or type a path. Returns the text."""
-    from diagnostics.dataset import allowed_roots
-
-    roots = [str(r) for r in allowed_roots()]
-    suggestions = _suggested_folders(tuple(roots))
-    choice = st.selectbox(
-        "Dataset folder",
-        [*suggestions, "Other folder…"],
-        key=f"{key}_choice",
-        help="One sub-folder per class. Allowed roots: " + ", ".join(roots),
-    )
-    if choice == "Other folder…":
-        return st.text_input(
-            "Folder path",
-            value=roots[0] if roots else "",
-            key=f"{key}_path",
-            help="Must lie under an allowed root.",
-        )
-    return choice
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def _suggested_folders(roots: tuple[str, ...]) -> list[str]:
-    return ui.suggested_folders(roots)
-
-
-@st.cache_data(ttl=60, show_spinner="Scanning the folder…", max_entries=16)
-def cached_scan(path: str, image_size: tuple[int, int], color_mode: str, dtype: str) -> dict:
-    from diagnostics.dataset import resolve_dataset, scan
-
-    folder = resolve_dataset(path)
-    return scan(folder, image_size=image_size, color_mode=color_mode, dtype=dtype).to_dict()
-
-
 def option_widget(name: str, kind: str, label: str, help_text: str, key: str) -> Any:
-    widget, kwargs = ui.option_widget_spec(name, kind)
+    widget, kwargs = form.widget_spec(name, kind)  # no min/max: form.option_problems checks
     return ui.option_value(kind, getattr(st, widget)(label, help=help_text, key=key, **kwargs))
 
 

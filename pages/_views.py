@@ -11,8 +11,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from diagnostics import charts, ui
+from diagnostics import charts, outcome, ui
 from diagnostics.store import Store
+from pages import _xray
 from pages._common import plot
 
 
@@ -24,12 +25,16 @@ def run_view(store: Store, run_id: int, *, key: str = "run") -> dict[str, Any]:
     events = store.events(run_id)
     _status_line(store, run)
     if status in ui.ACTIVE_STATUSES:
-        fraction, text = ui.progress_state(run, events)
+        fraction, text = ui.verification_wait(run) or ui.progress_state(run, events)
         st.progress(fraction, text=text)
     plot(
         charts.memory_throughput_figure(samples, events, **ui.memory_figure_marks(run, events)),
         key=f"{key}_figure",
     )
+    # Right under the memory figure, on the same time axis: where that memory is (not for a run
+    # that ended without completing: its overhead would read as a measurement).
+    if status in ui.ACTIVE_STATUSES or outcome.completed(run):
+        _xray.run_section(store, run, samples, events, key=key)
     if status not in ui.ACTIVE_STATUSES:
         results(run)
     log_panel(store, run, events)
@@ -42,16 +47,20 @@ def _status_line(store: Store, run: dict[str, Any]) -> None:
     if status == "queued":
         st.info(ui.queue_text(store.queue_position(run["id"])), icon=":material/hourglass_top:")
     if run.get("cancel_requested") and status in ui.ACTIVE_STATUSES:
-        st.warning(
-            "Cancel requested; the runner stops the worker within a second.", icon=":material/stop_circle:"
-        )
-    if run.get("error") and status not in ("completed",):
+        st.warning(ui.CANCEL_REQUESTED_TEXT, icon=":material/stop_circle:")
+    ended = outcome.outcome_text(run)  # a run that did not complete: why, and what it measured
+    if ended:
+        st.error(ended, icon=":material/error:")
+    elif run.get("error") and status not in ("completed",):
         st.error(run["error"], icon=":material/error:")
 
 
 def headline(run: dict[str, Any]) -> None:
-    for column, (label, value, help_text) in zip(st.columns(4), ui.headline_metrics(run), strict=True):
+    metrics, captions = ui.headline_metrics(run), ui.headline_captions(run)
+    for column, (label, value, help_text), caption in zip(st.columns(4), metrics, captions, strict=True):
         column.metric(label, value, help=help_text)
+        if caption:
+            column.caption(caption)
 
 
 def findings(items: list[dict[str, Any]] | None, *, compact: bool = False) -> None:
@@ -71,6 +80,9 @@ def results(run: dict[str, Any]) -> None:
     summary = run.get("summary") or {}
     if not summary:
         return
+    if not outcome.completed(run):
+        partial_results(run)
+        return
     headline(run)
     st.subheader("Findings")
     findings(run.get("findings"))
@@ -83,11 +95,26 @@ def results(run: dict[str, Any]) -> None:
         projection = summary.get("projection")
         if projection:
             with st.expander("Projection to the full folder"):
-                st.json(projection)
+                st.dataframe(ui.projection_table(projection), hide_index=True, width="stretch")
     if run.get("snippet"):
         st.subheader("The measured pipeline as code")
-        st.caption("This is the code the worker ran; copy it with the button at the top right.")
+        st.caption(outcome.snippet_caption(run))
         st.code(run["snippet"], language="python")
+
+
+def partial_results(run: dict[str, Any]) -> None:
+    """A run that did not complete: only what it measured, no overhead, model or all-clear."""
+    metrics = outcome.measured_metrics(run)
+    for column, (label, value, help_text) in zip(st.columns(len(metrics)), metrics, strict=True):
+        column.metric(label, value, help=help_text)
+    if run.get("findings"):
+        st.subheader("Findings")
+        findings(run["findings"])
+    caption = outcome.snippet_caption(run)
+    if run.get("snippet") and caption:
+        with st.expander("Code of this trial"):
+            st.caption(caption)
+            st.code(run["snippet"], language="python")
 
 
 def log_panel(store: Store, run: dict[str, Any], events: pd.DataFrame) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from diagnostics import charts, ui
+from diagnostics import charts, throughput, ui
 from diagnostics.report import render_html
-from pages import _views
+from pages import _views, _xray
 from pages._common import get_store, page_header, plot, run_choices, user_errors
 
 page_header(
@@ -36,26 +36,19 @@ with user_errors():
     runs = {run_id: store.get_run(run_id) for run_id in picked}
     labels = {run_id: ui.run_label(run) for run_id, run in runs.items()}
 
-    table = pd.DataFrame(
-        [
-            {
-                "run": labels[i],
-                "status": run["status"],
-                "peak": ui.format_bytes((run.get("summary") or {}).get("peak_rss_bytes")),
-                "baseline": ui.format_bytes((run.get("summary") or {}).get("baseline_rss_bytes")),
-                "images/s": ui.format_rate((run.get("summary") or {}).get("images_per_second")),
-                "leak verdict": ui.leak_verdict_text(run)[0],
-                "findings": len(run.get("findings") or []),
-            }
-            for i, run in runs.items()
-        ]
+    table = pd.DataFrame([ui.compare_row(run, labels[i]) for i, run in runs.items()])
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={"images/s": st.column_config.TextColumn(help=throughput.DEFINITION)},
     )
-    st.dataframe(table, hide_index=True, width="stretch")
 
     memory = {labels[i]: (store.samples(i), run.get("t_ready")) for i, run in runs.items()}
     plot(charts.compare_memory_figure(memory), key="cmp_memory")
     epochs = ui.epochs_frame({labels[i]: run.get("summary") for i, run in runs.items()})
     plot(charts.compare_throughput_figure(epochs), key="cmp_throughput")
+    _xray.compare_section({labels[i]: run for i, run in runs.items()})
 
     st.subheader("Configuration")
     diff = ui.config_diff({labels[i]: run.get("config") or {} for i, run in runs.items()})

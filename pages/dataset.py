@@ -1,4 +1,8 @@
-"""Dataset: what the scanner sees in a folder (classes, sizes, formats, unreadable files)."""
+"""Dataset: what the scanner sees in a folder (classes, sizes, formats, unreadable files).
+
+The listing (names and sizes) shows at once; pixel sizes, formats and unreadable files follow as
+the background verification ends.
+"""
 
 from __future__ import annotations
 
@@ -6,41 +10,62 @@ import pandas as pd
 import streamlit as st
 
 from diagnostics import charts, ui
-from pages._common import cached_scan, dataset_picker, page_header, plot, user_errors
+from diagnostics.dataset import decoded_bytes
+from pages._common import dataset_picker, page_header, plot, user_errors
+from pages._folders import folder_job
 
 page_header("Dataset", "What the scanner finds in a class-per-folder image set, before any trial runs.")
 
 with user_errors():
     folder = dataset_picker("ds")
+    job = folder_job(folder)
+    if job is None:
+        st.stop()
+    listing = job.listing
+    st.caption(ui.listing_caption(listing))
     left, right, _ = st.columns([1, 1, 2])
     height = left.number_input(
         "Image height (px)", 8, 4096, 128, key="ds_h", help="For the decoded size per image."
     )
     width = right.number_input("Image width (px)", 8, 4096, 128, key="ds_w")
-    scan = cached_scan(folder, (int(height), int(width)), "rgb", "float32")
+    per_image = decoded_bytes((int(height), int(width)), "rgb", "float32")
+    verified = job.result() if job.finished and not job.error else None
+    images = verified.num_images if verified else ui.listing_images(listing)
+    bad = verified.bad_files if verified else job.bad_files()
 
-    rows = ui.scan_summary_rows(scan)
     cols = st.columns(4)
-    cols[0].metric("Classes", len(scan["classes"]))
-    cols[1].metric("Readable images", f"{scan['num_images']:,}")
-    cols[2].metric("Unreadable files", len(scan["bad_files"]))
+    cols[0].metric("Classes", len(listing.counts))
+    if verified:
+        cols[1].metric("Readable images", f"{images:,}")
+    else:
+        cols[1].metric("Image files (listed)", f"{images:,}", help="By name; contents still being verified.")
+    cols[2].metric("Unreadable files" if verified else "Unreadable so far", f"{len(bad):,}")
     cols[3].metric(
         "Decoded, whole folder",
-        ui.format_bytes(scan["decoded_bytes_per_image"] * scan["num_images"]),
-        help=f"{ui.format_bytes(scan['decoded_bytes_per_image'])} per image at {height}×{width} rgb float32: "
+        ui.format_bytes(per_image * images),
+        help=f"{ui.format_bytes(per_image)} per image at {height}×{width} rgb float32: "
         "what cache() in memory would hold.",
     )
-    st.dataframe(pd.DataFrame(rows, columns=["", "value"]), hide_index=True, width="stretch")
 
     left, right = st.columns(2)
     with left:
-        plot(charts.class_counts_figure(scan["counts"]), key="ds_classes")
-    with right:
-        plot(charts.pixel_size_figure(scan["sizes"]), key="ds_sizes")
-    plot(charts.formats_figure(scan["formats"], scan["channel_modes"]), key="ds_formats")
+        plot(charts.class_counts_figure(verified.counts if verified else listing.counts), key="ds_classes")
+    if verified:
+        st.dataframe(
+            pd.DataFrame(ui.scan_summary_rows(verified), columns=["", "value"]),
+            hide_index=True,
+            width="stretch",
+        )
+        with right:
+            plot(charts.pixel_size_figure(verified.sizes), key="ds_sizes")
+        plot(charts.formats_figure(verified.formats, verified.channel_modes), key="ds_formats")
+    else:
+        right.info("Pixel sizes and formats appear when verification ends.", icon=":material/hourglass_top:")
 
     st.subheader("Unreadable files")
-    if scan["bad_files"]:
-        st.dataframe(pd.DataFrame(scan["bad_files"]), hide_index=True, width="stretch")
-    else:
+    if bad:
+        st.dataframe(pd.DataFrame(bad), hide_index=True, width="stretch")
+    elif verified:
         st.success("Every image file in the folder decodes.", icon=":material/check_circle:")
+    else:
+        st.caption("None found so far.")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from diagnostics import ui
+from diagnostics import form, ui
 from diagnostics.config import TrialConfig, validate
+from diagnostics.dataset import decoded_bytes
 from diagnostics.loaders import LOADER_NAMES, get_loader
 from pages import _views
 from pages._common import (
-    cached_scan,
     dataset_picker,
     get_store,
     limits_form,
@@ -17,15 +17,24 @@ from pages._common import (
     page_header,
     user_errors,
 )
+from pages._folders import folder_job
 
 page_header(
     "Run a trial", "Short TensorFlow epochs in a separate worker; memory and throughput side by side."
 )
 store = get_store()
 
-with st.expander("Trial set-up", expanded=not store.active_runs()):
+# Open only until this session picks a run: a run ending must not push its results below the fold.
+chosen = st.session_state.get("run_id") or st.query_params.get("run") or store.active_runs()
+with st.expander("Trial set-up", expanded=not chosen):
     with user_errors():
         folder = dataset_picker("run")
+        path_error = form.path_problem(folder) if folder else None
+        if path_error:  # next to the field it is about
+            st.error(path_error, icon=":material/folder_off:")
+        job = None if path_error else folder_job(folder)
+        if job is not None:
+            st.caption(ui.listing_caption(job.listing))
         left, middle, right = st.columns(3)
         loader = left.selectbox(
             "Loader",
@@ -43,26 +52,21 @@ with st.expander("Trial set-up", expanded=not store.active_runs()):
             "Model (fit)", ui.OPTION_CHOICES["model"], key="run_model", disabled=mode != "fit"
         )
         a, b, c, d = st.columns(4)
-        epochs = a.number_input(
-            "Epochs", 1, 50, 3, key="run_epochs", help="3 or more epochs give a leak verdict."
-        )
+        # No min/max on the widgets: an out-of-range value must refuse the run, not be replaced.
+        epochs = a.number_input("Epochs", value=3, key="run_epochs", help="3 or more give a leak verdict.")
         steps = b.number_input(
-            "Steps per epoch", 1, 100000, None, key="run_steps", help="Empty = the whole folder each epoch."
+            "Steps per epoch", value=None, step=1, key="run_steps", help="Empty = the default below."
         )
-        height = c.number_input("Image height (px)", 8, 4096, 128, key="run_h")
-        width = d.number_input("Image width (px)", 8, 4096, 128, key="run_w")
+        height = c.number_input("Image height (px)", value=128, key="run_h")
+        width = d.number_input("Image width (px)", value=128, key="run_w")
+        steps_note = st.empty()  # filled below, once the config the default depends on is known
         options = loader_options_form(loader, "run")
         limits = limits_form("run")
+        problems = form.problems(dict(epochs=epochs, steps=steps, height=height, width=width))
+        problems += form.option_problems(options) + ([path_error] if path_error else [])
+        if problems:
+            st.error("Not run until this is fixed: " + " ".join(problems[:3]), icon=":material/error:")
         image_size = (int(height), int(width))
-        scan = cached_scan(
-            folder, image_size, options.get("color_mode", "rgb"), options.get("dtype", "float32")
-        )
-        counts = ", ".join(f"{k} {v}" for k, v in scan["counts"].items())
-        st.caption(
-            f"{scan['num_images']:,} images in {len(scan['classes'])} classes ({counts}); "
-            f"{len(scan['bad_files'])} unreadable; decoded {ui.format_bytes(scan['decoded_bytes_per_image'])} per image, "
-            f"{ui.format_bytes(scan['decoded_bytes_per_image'] * scan['num_images'])} for the folder."
-        )
         config = TrialConfig(
             dataset=folder,
             loader=loader,
@@ -74,7 +78,21 @@ with st.expander("Trial set-up", expanded=not store.active_runs()):
             **options,
             **limits,
         )
-        if st.button("Run", type="primary", icon=":material/play_arrow:", key="run_start"):
+        if job is not None:
+            per_image = decoded_bytes(config.image_size, config.color_mode, config.dtype)
+            st.caption(ui.decoded_caption(per_image, ui.listing_images(job.listing)))
+            if not steps and not problems:  # the default needs a valid batch size
+                listed = config.replace(dataset=job.listing.root)
+                steps_note.caption(ui.steps_default_caption(ui.listing_images(job.listing), listed, store))
+            if not job.finished:
+                st.caption(ui.WAIT_FOR_VERIFICATION)
+        if st.button(
+            "Run",
+            type="primary",
+            icon=":material/play_arrow:",
+            key="run_start",
+            disabled=bool(problems) or job is None,
+        ):
             from diagnostics.runner import start_trial_in_background
 
             run_id = start_trial_in_background(validate(config), store)
@@ -111,7 +129,7 @@ if status is None:
 @st.fragment(run_every=1.0 if status in ui.ACTIVE_STATUSES else None)
 def live() -> None:
     with user_errors():
-        run = store.get_run(run_id)
+        run = ui.live_run(store, run_id)  # a run whose runner died reads as interrupted
         if run["status"] in ui.ACTIVE_STATUSES:
             if st.button(
                 "Cancel",

@@ -19,7 +19,14 @@ with new_tab, user_errors():
     folder = dataset_picker("sweep")
     a, b, c, d = st.columns(4)
     base_loader = a.selectbox("Base loader", LOADER_NAMES, key="sweep_loader")
-    epochs = b.number_input("Epochs per trial", 1, 20, 2, key="sweep_epochs")
+    epochs = b.number_input(
+        "Epochs per trial",
+        1,
+        20,
+        3,
+        key="sweep_epochs",
+        help="2 or more after the first give a throughput range.",
+    )
     steps = c.number_input("Steps per epoch", 1, 10000, None, key="sweep_steps", help="Empty = whole folder.")
     side = d.number_input("Image size (px, square)", 8, 1024, 128, key="sweep_size")
     st.markdown("**Grid**: pick the values to try for each option you want to vary (empty = keep the base).")
@@ -119,7 +126,7 @@ def sweep_view(sweep_id: int) -> None:
                 with st.expander("Code of the recommended pipeline (copy button at the top right)"):
                     st.code(best["snippet"], language="python")
         elif finished:
-            st.warning("No finished trial qualifies for a recommendation yet.")
+            st.warning(result.get("refusal") or "No finished trial qualifies for a recommendation yet.")
         st.dataframe(ui.sweep_trials_table(points), hide_index=True, width="stretch")
 
 

@@ -38,7 +38,18 @@ def parallel_kwarg(config: Any) -> str:
 def file_listing(scan: dict[str, Any]) -> str:
     """``list_files()``: (path, label) pairs like image_dataset_from_directory indexes them."""
     skip_filter = ""
-    if scan.get("bad_files"):
+    bad = scan.get("bad_files") or []
+    if any("\ufffd" in b["path"] for b in bad):
+        # The scan lists a name that is not valid UTF-8 with U+FFFD where os.walk has surrogate
+        # escapes; compare in the scan's spelling, or the name reaches TF (which cannot take it).
+        skip_filter = (
+            "                # os.walk spells bytes that are not UTF-8 as surrogate escapes, SKIP as U+FFFD\n"
+            "                shown = os.path.relpath(path, DATA_DIR)\n"
+            '                shown = shown.encode("utf-8", "surrogateescape").decode("utf-8", "replace")\n'
+            "                if shown in SKIP:\n"
+            "                    continue  # unreadable: listed by the scan\n"
+        )
+    elif bad:
         skip_filter = (
             "                if os.path.relpath(path, DATA_DIR) in SKIP:\n"
             "                    continue  # unreadable: listed by the scan\n"
@@ -65,6 +76,14 @@ def file_listing(scan: dict[str, Any]) -> str:
         "files = list_files()\n"
         "num_images = len(files)\n"
     )
+
+
+def indexed_bad_files(scan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The scan's unreadable files that a loader reading the folder itself (Keras) would index:
+    those with an image extension. Others (a .j2k, a .txt) it never opens, so they do no harm."""
+    from diagnostics.dataset import IMAGE_EXTENSIONS
+
+    return [b for b in scan.get("bad_files") or [] if b["path"].lower().endswith(IMAGE_EXTENSIONS)]
 
 
 def tf_load_image(config: Any, name: str = "load_image", with_label: bool = True) -> str:

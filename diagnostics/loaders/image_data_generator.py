@@ -27,6 +27,9 @@ class ImageDataGeneratorLoader:
 
     name = "image_data_generator"
     skips_bad_files = False  # reads the directory itself (see pipeline_code); runner refuses
+    # DirectoryIterator.white_list_formats (Keras 3): no .gif, unlike image_dataset_from_directory.
+    reads_extensions = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
+    reader = "ImageDataGenerator.flow_from_directory"
     description = (
         "legacy ImageDataGenerator.flow_from_directory (+ rescale, augmentation, validation split, gc)"
     )
@@ -72,7 +75,7 @@ class ImageDataGeneratorLoader:
             flow.append('    subset="training",')
         flow.append(")")
         skip_note = ""
-        if scan.get("bad_files"):
+        if c.indexed_bad_files(scan):
             skip_note = (
                 "# flow_from_directory cannot skip files: the unreadable ones in SKIP are indexed too,\n"
                 "# and loading them fails. Move them out of DATA_DIR first.\n"

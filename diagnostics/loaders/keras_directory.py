@@ -45,7 +45,7 @@ class KerasDirectoryLoader:
 
     def pipeline_code(self, config: Any, scan: dict[str, Any]) -> str:
         skip_note = ""
-        if scan.get("bad_files"):
+        if c.indexed_bad_files(scan):
             skip_note = (
                 "# image_dataset_from_directory cannot skip files: the unreadable ones in SKIP are\n"
                 "# indexed too, and decoding them fails. Move them out of DATA_DIR first.\n"

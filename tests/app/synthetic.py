@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -130,8 +132,13 @@ LOG_GROUP = {
 }
 
 
-def fill_store(store, dataset: str, *, runs: int = 2, status: str = "completed") -> list[int]:
-    """Insert finished runs through the Store API (no runner, no worker) and return their ids."""
+def fill_store(
+    store, dataset: str, *, runs: int = 2, status: str = "completed", xray: bool = True
+) -> list[int]:
+    """Insert finished runs through the Store API (no runner, no worker) and return their ids.
+
+    ``xray``: the summaries carry issue 11's ``attribution`` and ``pipeline``.
+    """
     ids = []
     for i in range(runs):
         config = {
@@ -155,10 +162,121 @@ def fill_store(store, dataset: str, *, runs: int = 2, status: str = "completed")
             run_id,
             status=status,
             t_ready=100.0,
-            summary=summary_for(samples, events),
+            summary={**summary_for(samples, events), **(xray_summary() if xray else {})},
             findings=[FINDING] if i % 2 == 0 else [],
             log_groups=[LOG_GROUP],
             snippet="import tensorflow as tf\nprint('pipeline')\n",
         )
         ids.append(run_id)
     return ids
+
+
+# Pipeline X-ray (issue 11) ---------------------------------------------------------------------
+PROBE_HZ = 4.0
+CACHE = "in-memory cache"
+SHUFFLE = "shuffle buffer (299 images)"
+PREFETCH = "prefetch: 2 batches chosen by AUTOTUNE"
+
+
+def _components(since: float, seconds_per_epoch: float) -> list[tuple[str, str, float]]:
+    fill = min(max(since, 0.0), seconds_per_epoch) / seconds_per_epoch
+    return [
+        ("library code pages", "library", 12 * MIB * min(1.0, since / 0.5)),
+        (CACHE, "tfdata_stage", 200 * MIB * fill),
+        (SHUFFLE, "tfdata_stage", 58 * MIB * min(1.0, since / 0.3)),
+        (PREFETCH, "tfdata_stage", 6 * MIB),
+        ("allocator free", "allocator_free", 8 * MIB * fill),
+    ]
+
+
+def xray_frames(samples: pd.DataFrame, events: pd.DataFrame, *, seconds_per_epoch: float = 2.0):
+    """(attribution_frame, autotune_frame) shaped like the analysis contract, for ``run_frames``.
+
+    Snapshots at PROBE_HZ after ready; unattributed is the RSS overhead (sample nearest in time
+    minus the ready RSS) less the named components, as the contract defines it.
+    """
+    ready = events[events["kind"] == "ready"].iloc[0]
+    t_ready, baseline = float(ready["t"]), float(ready["data"]["rss_bytes"])
+    rows, tunes = [], []
+    t = t_ready + 1.0 / PROBE_HZ
+    while t <= float(samples["t"].max()):
+        nearest = samples.iloc[(samples["t"] - t).abs().argmin()]
+        parts = _components(t - t_ready, seconds_per_epoch)
+        rows += [{"t": t, "name": n, "kind": k, "bytes": b} for n, k, b in parts]
+        rest = float(nearest["rss_bytes"]) - baseline - sum(b for _, _, b in parts)
+        rows.append({"t": t, "name": "unattributed", "kind": "other", "bytes": rest})
+        since = t - t_ready
+        tunes.append(
+            {"t": t, "stage": "ParallelMapV2", "parameter": "parallelism", "value": 1 + min(3, int(since))}
+        )
+        tunes.append(
+            {"t": t, "stage": "Prefetch", "parameter": "buffer_size", "value": 2 if since > 1 else 1}
+        )
+        t += 1.0 / PROBE_HZ
+    return pd.DataFrame(rows), pd.DataFrame(tunes)
+
+
+def xray_summary() -> dict:
+    """summary.attribution and summary.pipeline as issue 11 section 6 and the contract give them."""
+    components = [
+        {"name": CACHE, "kind": "tfdata_stage", "bytes": 200 * MIB, "detail": "MemoryCacheImpl"},
+        {"name": SHUFFLE, "kind": "tfdata_stage", "bytes": 58 * MIB, "detail": "Shuffle"},
+        {"name": "library code pages", "kind": "library", "bytes": 12 * MIB, "detail": "file-backed"},
+        {"name": "allocator free", "kind": "allocator_free", "bytes": 8 * MIB, "detail": "mallinfo2"},
+        {"name": PREFETCH, "kind": "tfdata_stage", "bytes": 6 * MIB, "detail": "Prefetch"},
+    ]
+    stage = dict(buffered_elements=0, autotune={}, code=None, images_per_second=None, parameters={})
+    # Output first, as analysis.pipeline_summary lists them (map -> cache -> shuffle -> prefetch).
+    stages = [
+        {**stage, "name": "Prefetch", "label": PREFETCH, "peak_buffered_bytes": 6 * MIB,
+         "buffered_bytes": 6 * MIB, "buffered_elements": 2, "time_share": 0.05, "autotune": {"buffer_size": 2}},
+        {**stage, "name": "Shuffle", "label": SHUFFLE, "peak_buffered_bytes": 58 * MIB,
+         "buffered_bytes": 49 * MIB, "buffered_elements": 250, "peak_buffered_elements": 299, "time_share": 0.05,
+         "code": "dataset = dataset.shuffle(300)"},
+        {**stage, "name": "MemoryCacheImpl", "label": CACHE, "peak_buffered_bytes": 200 * MIB,
+         "buffered_bytes": 200 * MIB, "buffered_elements": 550, "time_share": 0.1,
+         "code": "dataset = dataset.cache()"},
+        {**stage, "name": "ParallelMapV2", "label": "parallel map in flight", "peak_buffered_bytes": 2 * MIB,
+         "buffered_bytes": MIB, "buffered_elements": 4, "time_share": 0.8, "autotune": {"parallelism": 4},
+         "images_per_second": 310.0, "code": "dataset = dataset.map(load, num_parallel_calls=AUTOTUNE)"},
+    ]  # fmt: skip
+    return {
+        "attribution": {
+            "at": "peak",
+            "t": 102.0,
+            "overhead_bytes": 300 * MIB,
+            "unattributed_bytes": 16 * MIB,
+            "components": components,
+        },
+        "pipeline": {
+            "ram_budget_bytes": 4096 * MIB,
+            "cpu_budget": 2,
+            "bottleneck": {"stage": "parallel map in flight", "images_per_second": 310.0},
+            "bound": {"kind": None, "detail": "iterate mode: no training step to compare with"},
+            "stages": stages,
+        },
+    }
+
+
+PROBE_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "probe"
+
+
+def store_probe_fixture(store, name: str = "cache_shuffle", *, status: str = "completed") -> int:
+    """Store one captured real trial (tests/fixtures/probe/<name>.*) as the runner would.
+
+    ``status="running"``: no summary yet, as the Run page sees a live run.
+    """
+    run = json.loads((PROBE_FIXTURES / f"{name}.run.json").read_text())
+    events = [json.loads(line) for line in (PROBE_FIXTURES / f"{name}.events.jsonl").read_text().splitlines()]
+    samples = [
+        json.loads(line) for line in (PROBE_FIXTURES / f"{name}.samples.jsonl").read_text().splitlines()
+    ]
+    scan = {"root": run["config"]["dataset"], "num_images": run["num_images"], "classes": [], "counts": {}}
+    run_id = store.create_run(run["config"], scan)
+    store.add_samples(run_id, samples)
+    store.add_events(run_id, [e for e in events if e["kind"] not in ("pipeline", "composition")])
+    store.add_pipeline(run_id, [e for e in events if e["kind"] == "pipeline"])
+    store.add_composition(run_id, [e for e in events if e["kind"] == "composition"])
+    finished = {"summary": run["summary"]} if status != "running" else {}
+    store.update_run(run_id, status=status, t_started=run["t_started"], t_ready=run["t_ready"], **finished)
+    return run_id

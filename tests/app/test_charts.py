@@ -112,7 +112,7 @@ def test_html_report_is_self_contained(tmp_path):
     assert "cache() holds the decoded dataset in RAM" in single
     assert "import tensorflow as tf" in single
     assert "<h3>Log lines</h3>" in single and "Local rendezvous is aborting" in single
-    assert single.count('class="plotly-graph-div"') == 2  # live figure + memory model
+    assert single.count('class="plotly-graph-div"') == 3  # live figure, attribution, memory model
     comparison = render_html(store, ids)
     assert "Comparison of runs" in comparison and "class='differs'" in comparison
     fig_json = pio.to_json(charts.memory_throughput_figure(store.samples(ids[0]), store.events(ids[0])))
@@ -157,3 +157,31 @@ def test_the_memory_axis_spans_the_data_not_zero():
     assert 0 < low <= shown.min()
     assert high >= shown.max()
     assert low > 0.5 * shown.min()
+
+
+def test_pareto_stays_readable_when_one_point_is_100x_the_others():
+    # issue 13 item 7: one 2.4 ms cached epoch gave 100,750 images/s next to trials at ~300.
+    points = pd.DataFrame(
+        [
+            {
+                "id": i,
+                "label": f"#{i}",
+                "peak_rss_bytes": (700 + 50 * i) * MIB,
+                "images_per_second": r,
+                "on_front": f,
+            }
+            for i, r, f in ((1, 300, True), (2, 320, False), (3, 100_750, True), (4, 280, False))
+        ]
+    )
+    fig = charts.pareto_figure(points)
+    assert fig.layout.yaxis.type == "log"
+    assert "log scale" in fig.layout.yaxis.title.text
+    notes = [a.text for a in fig.layout.annotations]
+    assert any("360x" in (text or "") for text in notes)  # says how far apart the points are
+    # Near-equal points keep the plain linear axis.
+    plain = charts.pareto_figure(points[points["id"] != 3])
+    assert plain.layout.yaxis.type in (None, "linear", "-")
+    # A point whose timing is not stable is drawn apart and named as such.
+    marked = charts.pareto_figure(points.assign(stable=points["id"] != 3, on_front=points["id"] == 1))
+    assert list(_trace(marked, "timing too short").y) == [100_750]
+    assert 100_750 not in list(_trace(marked, "dominated").y)

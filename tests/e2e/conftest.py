@@ -44,7 +44,14 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("diag_home")
+    yield from streamlit_server(tmp_path_factory.mktemp("diag_home"))
+
+
+def streamlit_server(home: Path, **env_overrides: str):
+    """Start ``streamlit run app.py`` with this DIAG_HOME; yield its URL; stop it afterwards.
+
+    ``env_overrides`` replace the defaults (sample_data as the only root, the real worker).
+    """
     port = _free_port()
     env = {
         **os.environ,
@@ -52,7 +59,8 @@ def server(tmp_path_factory):
         "DIAG_DATA_ROOTS": str(REPO / "sample_data"),
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
-    env.pop("DIAG_TEST_WORKER", None)  # browser tests run the real worker
+    env.pop("DIAG_TEST_WORKER", None)  # browser tests run the real worker unless told otherwise
+    env.update(env_overrides)
     log = open(home / "streamlit.log", "w")  # noqa: SIM115 - closed in teardown
     process = subprocess.Popen(
         [

@@ -6,20 +6,12 @@ One Streamlit server per module (tests/e2e/conftest.py); tests run in file order
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.steps import run_small_trial
+
 pytestmark = pytest.mark.browser
-
-FINISHED = re.compile("Completed|Failed|Killed|Timed out|Cancelled|Interrupted")
-
-
-def set_number(page, label: str, value: int) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def test_a_first_visit_straight_to_a_page_gets_the_app_navigation(browser, server):
@@ -38,14 +30,7 @@ def test_a_first_visit_straight_to_a_page_gets_the_app_navigation(browser, serve
 @pytest.mark.tf
 def test_real_trial_from_the_browser_shows_figure_and_findings(page, shot):
     expect(page.get_by_role("heading", name="Run a trial")).to_be_visible()
-    set_number(page, "Epochs", 2)
-    set_number(page, "Image height (px)", 64)
-    set_number(page, "Image width (px)", 64)
-    expect(page.get_by_text("550 images in 5 classes", exact=False)).to_be_visible()
-    page.get_by_role("button", name="Run", exact=True).click()
-    status = page.get_by_test_id("stMarkdown").filter(has_text=re.compile(r"Run #\d+ ·"))
-    expect(status.filter(has_text=FINISHED).first).to_be_visible(timeout=180_000)
-    expect(status.first).to_contain_text("Completed")
+    run_small_trial(page, epochs=2)
     chart = page.get_by_test_id("stPlotlyChart").first
     expect(chart).to_be_visible()
     expect(chart.get_by_text("RSS total")).to_be_visible()

@@ -8,9 +8,14 @@ Environment (test-only):
                        crash (error event + traceback on stderr, exit 1) | exit (``os._exit(7)``) |
                        segfault (real null read) | hang (sleep forever after ready) |
                        children (two child processes holding 30 MiB each during the epochs) |
-                       silent_exit (exit 0 without done)
+                       silent_exit (exit 0 without done) |
+                       import_exit (dies with an ImportError traceback before ``ready``)
     FAKE_EPOCH_SECONDS seconds per epoch (default 0.3)
     FAKE_PID_FILE      when set, the worker writes its pid there (orphan tests)
+
+Like the real probe it sends ``pipeline`` and ``composition`` events (a scripted tf.data chain:
+Prefetch <- BatchV2 <- Shuffle <- MemoryCacheImpl <- ParallelMapV2 <- TensorSlice, the cache filling
+during epoch 0) after each step and at each epoch end, so views have X-ray data without TF.
 """
 
 from __future__ import annotations
@@ -30,6 +35,42 @@ def _status_kib(field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+IMAGE_BYTES = 196612  # one 128x128x3 float32 image + its int32 label, as tf.data counts it
+
+
+def _pipeline_body(cached: int, shuffled: int, parallelism: int, images: int) -> dict:
+    def node(id_, name, inputs, elements=0, parameters=None, tunable=(), time_ns=0):
+        return {
+            "id": id_,
+            "name": name,
+            "inputs": inputs,
+            "buffered_bytes": elements * IMAGE_BYTES,
+            "buffered_elements": elements,
+            "processing_time_ns": time_ns,
+            "num_elements": images,
+            "bytes_produced": images * IMAGE_BYTES,
+            "bytes_consumed": images * IMAGE_BYTES,
+            "autotune": True,
+            "parameters": parameters or {},
+            "tunable": list(tunable),
+        }
+
+    return {
+        "ram_budget_bytes": 8 * 2**30,
+        "cpu_budget": 2,
+        "output": 1,
+        "nodes": [
+            node(1, "Root", [2]),
+            node(2, "Prefetch", [3], 1, {"buffer_size": 2}, ["buffer_size"], 1_000_000),
+            node(3, "BatchV2", [4], 0, {}, (), 5_000_000),
+            node(4, "Shuffle", [5], shuffled, {}, (), 2_000_000),
+            node(5, "MemoryCacheImpl", [6], cached, {}, (), 1_000_000),
+            node(6, "ParallelMapV2", [7], 1, {"parallelism": parallelism}, ["parallelism"], 40_000_000),
+            node(7, "TensorSlice", [], 0, {}, (), 100_000),
+        ],
+    }
 
 
 def main() -> int:
@@ -56,7 +97,37 @@ def main() -> int:
 
     print("fake worker starting", flush=True)
     print("W0000 00:00:00.000000 1 fake_op.cc:1] a scripted warning", file=sys.stderr, flush=True)
+    # A real worker prints its start-up lines seconds before epoch 1 (the TF import); without a gap
+    # the runner's reader threads could stamp them after epoch_start and they would read as epoch
+    # lines (the log_lines scenario test was flaky on this).
+    time.sleep(0.1)
     num_images = int(scan.get("num_images") or 10)
+    if mode == "import_exit":
+        time.sleep(0.3)  # long enough to be sampled, as a real TensorFlow import is
+        print("Traceback (most recent call last):", file=sys.stderr)
+        print("ImportError: scripted failure while importing tensorflow", file=sys.stderr, flush=True)
+        return 1
+
+    def composition() -> dict:
+        status = {f: _status_kib(f) * 1024 for f in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}
+        return {
+            "rss_bytes": status["VmRSS"],
+            "anon_bytes": status["RssAnon"],
+            "file_bytes": status["RssFile"],
+            "shmem_bytes": status["RssShmem"],
+            "malloc_in_use_bytes": 3 * 2**20,
+            "malloc_free_bytes": 2**20,
+            "malloc_mmap_bytes": 0,
+            "model_bytes": 95636 if config.get("mode") == "fit" else None,
+            "optimizer_bytes": 191284 if config.get("mode") == "fit" else None,
+        }
+
+    def snapshot(reason: str, epoch: int, images: int) -> None:
+        cached = num_images if epoch else images
+        body = _pipeline_body(cached, min(images, 299), 1 + epoch % 2, images)
+        emit("pipeline", reason=reason, epoch=epoch, iterator=epoch, **body)
+        emit("composition", reason=reason, epoch=epoch, **composition())
+
     emit(
         "ready",
         pid=os.getpid(),
@@ -66,6 +137,7 @@ def main() -> int:
         keras="fake",
         gpus=[],
         num_images=num_images,
+        composition=composition(),
     )
 
     if mode == "hang":
@@ -88,6 +160,7 @@ def main() -> int:
                 block[::4096] = b"x" * len(block[::4096])  # touch every page so RSS grows
                 hoard.append(block)
             emit("step", epoch=epoch, step=step, images=num_images * (step + 1) // steps)
+            snapshot("tick", epoch, num_images * (step + 1) // steps)
         if mode == "grow":
             while True:  # keep growing until the runner's budget kill
                 block = bytearray(20 * 2**20)
@@ -115,6 +188,7 @@ def main() -> int:
 
             ctypes.string_at(0)
         emit("epoch_end", epoch=epoch, images=num_images, seconds=time.monotonic() - start, rss_bytes=rss())
+        snapshot("epoch_end", epoch, num_images)
         emit("gc", epoch=epoch, collections=[3, 1, 0], pause_seconds=0.001)
         print(f"epoch {epoch} done", flush=True)
 

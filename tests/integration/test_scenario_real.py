@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnostics import scenarios
+from diagnostics import scenarios, throughput
 from diagnostics.store import Store
 
 pytestmark = pytest.mark.tf
@@ -33,7 +33,14 @@ def test_decode_order_runs_three_real_trials_and_quotes_them(diag_home, monkeypa
     }
     winner = max(rates, key=rates.get)
     assert result["better_label"] in rates
-    assert rates[result["better_label"]] >= 0.95 * rates[winner]
+    # The pick is the winner or measurably indistinguishable from it (issue 13: ranges overlap).
+    speeds = {
+        label: throughput.of_summary(run["summary"])
+        for label, run in zip(result["labels"], runs, strict=True)
+    }
+    assert all(s["stable"] for s in speeds.values()), speeds  # autorange made every timing stable
+    better = result["better_label"]
+    assert better == winner or not throughput.compare(speeds[better], speeds[winner])["measurable"]
     assert f"{rates[result['better_label']]:,.0f} images/s" in result["verdict"]
     for run in runs:
         assert f"{run['summary']['peak_rss_bytes'] / 1024**2:,.1f} MiB" in result["verdict"]

@@ -33,14 +33,25 @@ def trial(
     findings: list | None = None,
     log_groups: list | None = None,
     gc_events: list | None = None,
+    epoch_seconds: tuple[float, ...] | None = None,
     **summary_extra,
 ) -> dict:
     """A trial record as ``scenarios.trial_record`` returns it, with made-up measured numbers."""
     rss_ends = rss_ends or tuple(baseline + overhead / 2 for _ in rates)
     fds_ends = fds_ends or tuple(40 for _ in rates)
+    epoch_seconds = epoch_seconds or tuple(2.0 for _ in rates)
     epochs = [
-        {"index": i, "images_per_second": rate, "rss_end_bytes": rss, "fds_end": fd}
-        for i, (rate, rss, fd) in enumerate(zip(rates, rss_ends, fds_ends, strict=True))
+        {
+            "index": i,
+            "images": rate * seconds,
+            "seconds": seconds,
+            "images_per_second": rate,
+            "rss_end_bytes": rss,
+            "fds_end": fd,
+        }
+        for i, (rate, rss, fd, seconds) in enumerate(
+            zip(rates, rss_ends, fds_ends, epoch_seconds, strict=True)
+        )
     ]
     summary = {
         "baseline_rss_bytes": baseline,
@@ -150,8 +161,8 @@ def test_cache_verdict_quotes_measured_numbers():
     text = verdict.text
     assert "110.0 MiB" in text  # 150 - 40 measured cache cost
     assert "108.0 MiB modelled" in text
-    assert "5.00x" in text  # epoch 2: 800 / 160
-    assert "800 images/s" in text and "160 images/s" in text
+    assert "5.03x" in text  # steady medians: 800 / median(160, 158)
+    assert "800 images/s" in text and "159 images/s" in text
     assert "216.0 MiB" in text and "550 images" in text  # projection
     assert "fits in RAM" in text and "8,192.0 MiB" in text
     assert verdict.metric["measured_cache_bytes"] == 110 * MiB
@@ -174,6 +185,42 @@ def test_cache_verdict_says_which_trial_is_missing():
     verdict = judge("cache", trials)
     assert "'cache() in memory' ended killed_budget" in verdict.text
     assert verdict.better is None
+
+
+def test_cache_verdict_from_milliseconds_says_the_timing_is_too_short():
+    trials = _cache_trials(150 * MiB, 800.0, 108 * MiB, 550)
+    # The cached epochs lasted 2.4 ms: "Epoch 2 ran 133.88x as fast" came from timings like these.
+    trials[1] = trial(
+        "cache() in memory",
+        overhead=150 * MiB,
+        rates=(140.0, 21_300.0, 21_300.0),
+        epoch_seconds=(3.9, 0.0012, 0.0012),
+        memory_model={"cache": 108 * MiB},
+        projection={"cache_bytes": 216 * MiB, "full_dataset_images": 550},
+    )
+    verdict = judge("cache", trials, available_ram_bytes=8 * 1024 * MiB)
+    assert "as fast as without cache" not in verdict.text
+    assert "too short" in verdict.text and "2.4 ms" in verdict.text
+    assert verdict.better != 1
+
+
+def test_decode_order_never_names_a_winner_from_a_timing_under_the_minimum():
+    trials = [
+        trial("Python loop (eager)", rates=(90.0, 100.0)),
+        trial("map then batch", rates=(300.0, 40_000.0), epoch_seconds=(2.0, 0.003)),
+    ]
+    verdict = judge("decode_order", trials)
+    assert verdict.better == 0
+    assert "'map then batch'" in verdict.text and "too short" in verdict.text
+
+
+def test_decode_order_says_no_measurable_difference_when_ranges_overlap():
+    trials = [
+        trial("a", rates=(100.0, 300.0, 240.0, 270.0)),
+        trial("b", rates=(100.0, 250.0, 280.0, 260.0)),
+    ]
+    verdict = judge("decode_order", trials)
+    assert "no measurable difference" in verdict.text
 
 
 def test_decode_order_verdict_ratios_and_peaks():

@@ -84,7 +84,7 @@ def test_round_trip_run_samples_events_logs(store):
     assert events["data"][1] == {"vmhwm_bytes": 215, "rss_bytes": 205}
     logs = store.logs(run_id)
     assert logs.iloc[0].to_dict() == {"t": 10.5, "stream": "stderr", "line": "W0000 something"}
-    assert store.counts(run_id) == {"samples": 2, "events": 2, "logs": 1}
+    assert store.counts(run_id) == {"samples": 2, "events": 2, "logs": 1, "pipeline": 0, "composition": 0}
 
     store.update_run(
         run_id,
@@ -279,3 +279,17 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path):
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err.decode()
     assert Store(tmp_path).schema_version() == SCHEMA_VERSION
+
+
+def test_history_reads_sweep_runs_apart_by_the_options_that_differ(store):
+    # issue 13 item 11: History had no option columns, so the runs of a sweep read alike.
+    from diagnostics import ui
+
+    for batch, cache in ((32, "none"), (64, "none"), (32, "memory")):
+        store.create_run(_config(batch_size=batch, cache=cache))
+    runs = store.list_runs()
+    assert {"batch_size", "cache", "prefetch", "dtype", "image_size"} <= set(runs.columns)
+    table = ui.history_table(runs)
+    assert "batch_size" in table.columns and "cache" in table.columns
+    assert "dtype" not in table.columns  # the same in every run: no column
+    assert list(table["batch_size"]) == [32, 64, 32] and list(table["cache"]) == ["memory", "none", "none"]

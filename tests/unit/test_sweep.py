@@ -197,6 +197,7 @@ def test_run_sweep_runs_each_config_and_stores_the_recommendation(monkeypatch):
                 "peak_rss_bytes": (700 + (300 if config.cache == "memory" else 0)) * MiB,
                 "images_per_second": rate,
                 "steady_images_per_second": rate,
+                "epochs": [{"index": i, "images": int(2 * rate), "seconds": 2.0} for i in range(3)],
                 "duration_seconds": 3.0,
             },
             "findings": [],
@@ -225,3 +226,81 @@ def test_run_sweep_runs_each_config_and_stores_the_recommendation(monkeypatch):
     assert best["snippet"] == f"# snippet {best['run_id']}"
     assert stored["summary"]["recommended_run_id"] == best["run_id"]
     assert result["rows"][0]["options"] == {"batch_size": 32, "cache": "none"}
+
+
+# -- issue 13 item 7: no recommendation from a timing under the minimum ----------------------------
+
+
+def timed_row(run_id, epoch_seconds, peak_mib, images=242):
+    """A sweep row as sweep_result builds it, from per-epoch timings (the first is warm-up)."""
+    from diagnostics import throughput
+
+    epochs = [{"index": i, "images": images, "seconds": s} for i, s in enumerate(epoch_seconds)]
+    rate = throughput.measure(epochs)
+    return {
+        **row(run_id, rate["images_per_second"], peak_mib),
+        "steady_images_per_second": rate["images_per_second"],
+        "throughput": rate,
+    }
+
+
+def test_recommendation_never_rests_on_a_timing_under_the_minimum():
+    # Run 2 is "100,833 images/s": one 2.4 ms cached epoch. Runs 1 and 3 timed seconds.
+    rows = [
+        timed_row(1, [2.0, 1.0, 1.1], 800),
+        timed_row(2, [1.0, 0.0024], 900),
+        timed_row(3, [2.0, 1.5, 1.6], 700),
+    ]
+    pick = sweep.recommend(rows, 4000 * MiB)
+    assert pick["id"] != 2
+    assert "run #2" in pick["reason"] and "too short" in pick["reason"]
+    assert 2 not in [r["id"] for r in sweep.pareto_front(rows)]  # nor does it shape the front
+
+
+def test_recommendation_is_refused_when_no_timing_is_stable():
+    rows = [timed_row(1, [1.0, 0.0024], 900), timed_row(2, [1.0, 0.003], 700)]
+    assert sweep.recommend(rows, 4000 * MiB) is None
+    reason = sweep.refusal(rows, 4000 * MiB)
+    assert "run #1" in reason and "run #2" in reason and "1 s" in reason
+
+
+def test_overlapping_ranges_are_no_measurable_difference():
+    # 220-250 and 230-260 img/s overlap: the lower peak is picked and the reason says why.
+    rows = [timed_row(1, [2.0, 1.1, 0.968], 900), timed_row(2, [2.0, 1.052, 0.931], 1500)]
+    pick = sweep.recommend(rows, 4000 * MiB)
+    assert pick["id"] == 1  # slower median (235 vs 245 img/s), but not measurably: lower peak wins
+    assert "no measurable difference" in pick["reason"]
+
+
+def test_run_sweep_reruns_a_too_short_trial_with_more_epochs(monkeypatch):
+    """Autorange: a trial whose epochs after the first last under the minimum runs again with
+    the epochs that reach it (when that is few enough), like timeit's autorange."""
+    store = FakeStore()
+    calls = []
+
+    def fake_run_trial(config, store_, *, allowed_roots=None, sweep_id=None):
+        run_id = len(calls) + 1
+        calls.append(config)
+        epochs = [{"index": i, "images": 200, "seconds": 0.4} for i in range(config.epochs)]
+        store_._runs[run_id] = {
+            "id": run_id,
+            "status": "completed",
+            "sweep_id": sweep_id,
+            "config": config.to_dict(),
+            "summary": {"peak_rss_bytes": 700 * MiB, "epochs": epochs, "duration_seconds": 1.0},
+            "findings": [],
+            "snippet": "",
+        }
+        return run_id
+
+    import diagnostics.runner
+
+    monkeypatch.setattr(diagnostics.runner, "run_trial", fake_run_trial)
+    sweep_id = sweep.run_sweep(
+        store, BASE.replace(epochs=2, memory_budget_bytes=4096 * MiB), {"batch_size": [32]}, "t"
+    )
+    # 1 steady epoch of 0.4 s is too short; 3 of them (4 epochs) reach 1 s.
+    assert [c.epochs for c in calls] == [2, 4]
+    result = sweep.sweep_result(store, sweep_id)
+    assert result["recommendation"]["run_id"] == 2
+    assert store.sweeps[sweep_id]["summary"]["autoranged"] == [{"run_id": 1, "rerun_id": 2, "epochs": 4}]

@@ -68,19 +68,6 @@ def test_limit_overrides_turns_mib_into_bytes_and_drops_empty_inputs():
     assert set(ui.LIMIT_INPUTS) == {"budget", "timeout"}
 
 
-def test_suggested_folders_lists_roots_and_class_folder_candidates(tmp_path):
-    (tmp_path / "flowers" / "roses").mkdir(parents=True)
-    (tmp_path / "empty").mkdir()
-    (tmp_path / ".hidden" / "x").mkdir(parents=True)
-    (tmp_path / "file.txt").write_text("x")
-    missing = str(tmp_path / "missing")
-    assert ui.suggested_folders([str(tmp_path), missing]) == [
-        str(tmp_path),
-        str(tmp_path / "flowers"),
-        missing,
-    ]
-
-
 def test_run_choices_label_and_status_filter():
     runs = pd.DataFrame(
         [
@@ -152,6 +139,10 @@ def test_leak_verdict_text_and_headline_metrics():
             "peak_rss_bytes": 900 * MIB,
             "baseline_rss_bytes": 600 * MIB,
             "steady_images_per_second": 1234.0,
+            "epochs": [
+                {"index": 0, "images": 1000, "seconds": 2.0},
+                {"index": 1, "images": 2468, "seconds": 2.0},
+            ],
             "leak_bytes_per_epoch": 2 * MIB,
             "leak": {"growing": True, "noise_band_bytes_per_epoch": 1 * MIB},
         }
@@ -167,7 +158,12 @@ def test_leak_verdict_text_and_headline_metrics():
     ]
     # Overhead is peak minus baseline when the summary has no measured overhead.
     assert metrics[0][1] == "900.0 MiB" and metrics[1][1] == "+300.0 MiB"
-    assert metrics[2][1] == "1,234 img/s" and metrics[3][1] == label
+    # The leak metric's value is the short verdict; the slope goes under it (issue 13 item 11:
+    # "no leak +10.…" was cut off).
+    assert metrics[2][1] == "1,234 img/s" and metrics[3][1] == "growing"
+    assert "+2.0 MiB/epoch" in metrics[3][2]
+    captions = ui.headline_captions(run)
+    assert captions[3] == "+2.0 MiB/epoch" and len(captions) == 4
     assert "baseline 600.0 MiB" in metrics[1][2]
 
 
@@ -266,3 +262,22 @@ def test_sweep_points_labels_and_trial_table():
     sweeps = pd.DataFrame([{"id": 1, "name": "cache", "status": "done", "runs": 3, "created": "t"}])
     assert ui.sweep_labels(sweeps) == {1: "#1 cache · done · 3 runs · t"}
     assert ui.grid_values(["none", (64, 64)]) == ["none", [64, 64]]
+
+
+def test_projection_is_a_table_in_mib_without_nulls():
+    # issue 13 item 11: "Projection to the full folder" was raw JSON with a red null.
+    projection = {
+        "full_dataset_images": 5500,
+        "trial_images_per_epoch": 550,
+        "scaled": True,
+        "cache_bytes": None,
+        "peak_overhead_bytes": 300 * MIB,
+        "note": "the trial read 550 of 5500 images per epoch",
+    }
+    table = ui.projection_table(projection)
+    assert list(table.columns) == ["", "value"]
+    values = dict(zip(table[""], table["value"], strict=True))
+    assert values["Images in the folder"] == "5,500"
+    assert values["Peak overhead, whole folder"] == "300.0 MiB"
+    assert values["In-memory cache, whole folder"] == "– (no in-memory cache)"
+    assert "None" not in table.to_string() and "null" not in table.to_string()

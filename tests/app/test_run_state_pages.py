@@ -1,0 +1,159 @@
+"""Issue 13, items 3-5: the dashboard's run states and queue are true, and a corrupt store is a message.
+
+AppTest through app.py (as tests/app/test_pages_smoke.py); CLI runs are real subprocesses running the
+FakeWorker, killed with real signals.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from diagnostics import scenarios, ui
+from diagnostics.config import TrialConfig
+from diagnostics.store import Store
+from tests.app.synthetic import fill_store
+from tests.store_damage import corrupt_table_root
+from tests.unit.test_runner_fake import _wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE_DATA = REPO / "sample_data"
+FAKE_WORKER = REPO / "tests" / "fakes" / "fake_worker.py"
+PAGES = ["pages/run.py", "pages/compare.py", "pages/sweep.py", "pages/history.py", "pages/dataset.py"]
+if (REPO / "pages" / "scenarios.py").exists():
+    PAGES.append("pages/scenarios.py")
+
+
+def app_at(page: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in at.error] + [i.value for i in at.info] + [w.value for w in at.warning]
+    return "\n".join(str(p) for p in parts)
+
+
+def _sidebar_texts(at: AppTest) -> str:
+    return "\n".join(str(m.value) for m in [*at.sidebar.markdown, *at.sidebar.caption])
+
+
+def test_a_killed_cli_runner_shows_as_interrupted_without_cancel(home, tmp_path):
+    pid_file = tmp_path / "worker.pid"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "diagnostics", "run", str(SAMPLE_DATA)],
+        cwd=REPO,
+        env={
+            **os.environ,
+            "DIAG_TEST_WORKER": str(FAKE_WORKER),
+            "FAKE_MODE": "hang",
+            "FAKE_PID_FILE": str(pid_file),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 30, "the worker")
+        at = app_at("pages/run.py")
+        assert "Running" in _texts(at)
+        assert [b for b in at.button if b.key == "run_cancel"], "a live run offers Cancel"
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+    at.run()  # the next refresh
+    assert not at.exception, [e.message for e in at.exception]
+    texts = _texts(at)
+    assert "Interrupted" in texts and "· Running" not in texts, texts
+    assert not [b for b in at.button if b.key == "run_cancel"]
+    assert "No trial running" in _sidebar_texts(at)
+    (run,) = Store(home).runs()
+    assert run["status"] == "interrupted"
+
+
+def _run_row(store: Store, status: str, *, ready: bool = False) -> int:
+    run_id = store.create_run(TrialConfig(dataset=str(SAMPLE_DATA)))  # this (live) process runs it
+    store.update_run(run_id, status=status, t_ready=1.0 if ready else None)
+    return run_id
+
+
+def test_queue_view_says_what_each_trial_is_doing(home):
+    store = Store(home)
+    assert ui.queue_view(store) == [("", "No trial running.")]
+    starting = _run_row(store, "running")
+    queued = _run_row(store, "queued")
+    lines = [text for _, text in ui.queue_view(store)]
+    assert lines == [
+        f"#{starting} keras_directory: starting the worker (importing TensorFlow)",
+        f"#{queued} keras_directory: queued, 1 trial ahead",
+    ]
+    store.update_run(starting, t_ready=2.0)
+    assert [text for _, text in ui.queue_view(store)][0] == f"#{starting} keras_directory: running"
+    store.update_run(starting, status="completed")
+    store.update_run(queued, status="running", t_ready=3.0)
+    assert [text for _, text in ui.queue_view(store)] == [f"#{queued} keras_directory: running"]
+    store.update_run(queued, status="completed")
+    sweep_id = store.create_sweep("batch", {"batch_size": [16, 32]}, TrialConfig(dataset="x"))
+    store.update_sweep(sweep_id, status="running", summary={"trials": 2})
+    lines = [text for _, text in ui.queue_view(store)]
+    assert lines == [f"Sweep #{sweep_id} batch: 0 of 2 trials done"], lines
+    swept = store.create_run(TrialConfig(dataset=str(SAMPLE_DATA)), sweep_id=sweep_id)
+    store.update_run(swept, status="completed", runner_create_time=1.0)  # a pid since reused
+    assert ui.queue_view(store) == [("", "No trial running.")]  # its process died between trials
+    store.update_sweep(sweep_id, status="completed")
+    job = {"id": "j1", "scenario": "cache", "status": "running", "done": 1, "total": 2, "started": 1.0}
+    job.update(pid=os.getpid(), pid_create_time=psutil.Process().create_time())
+    scenarios._write_job(store, job)
+    assert [text for _, text in ui.queue_view(store)] == ["Scenario cache: 1 of 2 trials done"]
+    scenarios._write_job(store, {**job, "pid": 1, "pid_create_time": 0.0})  # its process died
+    assert ui.queue_view(store) == [("", "No trial running.")]
+
+
+def test_a_queued_run_is_not_starting_the_worker(home):
+    store = Store(home)
+    running = _run_row(store, "running", ready=True)
+    queued = _run_row(store, "queued")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page("pages/run.py")
+    at.query_params["run"] = str(queued)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    texts = _texts(at)
+    assert "1 trial ahead" in texts and "Starting the worker" not in texts, texts
+    sidebar = _sidebar_texts(at)
+    assert f"#{running} keras_directory: running" in sidebar
+    assert f"#{queued} keras_directory: queued, 1 trial ahead" in sidebar
+
+
+def _corrupt(path: Path, table: str | None) -> None:
+    if table is None:
+        path.write_bytes(b"this is not a database" * 300)
+        for side in ("-wal", "-shm"):
+            Path(f"{path}{side}").unlink(missing_ok=True)
+        return
+    corrupt_table_root(path, table)
+
+
+@pytest.mark.parametrize("damage", [None, "runs"], ids=["not_a_database", "runs_table"])
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_shows_a_corrupt_store_as_a_message(home, page, damage):
+    store = Store(home)
+    fill_store(store, str(SAMPLE_DATA), runs=2)
+    store.close()
+    _corrupt(home / "runs.sqlite", damage)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [e.value for e in at.error] + [e.value for e in at.sidebar.error]
+    assert any(str(home / "runs.sqlite") in e for e in errors), errors
