@@ -21,7 +21,10 @@ A failing reading never breaks the trial: the tick is counted as an error and em
 An iterate-mode epoch ends by exhausting its iterator, which is released before the driver sees
 the end: so the probe also reads an iterator's model at the moment it reports end of sequence
 (a wrapped ``OwnedIterator.__next__``) and the epoch-end snapshot emits those final states beside
-the live iterators'.
+the live iterators'. At end of sequence tf.data has already released the stages upstream of the
+last one (cache, shuffle, map): their final state comes from the latest reading the wrapped
+``__next__`` takes at most every ``KEEP_GAP_SECONDS`` while the epoch runs, so an epoch shorter
+than a tick still reports its cache.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ __all__ = [
     "composition",
     "load_model_pb2",
     "mallinfo",
+    "finish",
+    "merge_released",
     "parse_model_proto",
     "parse_proc_status",
     "probe_hz",
@@ -53,6 +58,8 @@ __all__ = [
 PROBE_HZ_ENV = "DIAG_PROBE_HZ"
 DEFAULT_PROBE_HZ = 4.0
 PROC_STATUS = "/proc/self/status"
+# The wrapped __next__ reads the model (about 0.2 ms) at most this often: under 0.5% of the loop.
+KEEP_GAP_SECONDS = 0.05
 _NS_PER_US = 1000  # ModelProto.gap_times are microseconds (tf.data's GetNext op records NowMicros)
 
 
@@ -135,6 +142,41 @@ def parse_model_proto(raw: bytes, model_pb2: Any = None) -> dict[str, Any]:
     if len(proto.gap_times):
         out["gap_times_ns"] = [int(g) * _NS_PER_US for g in proto.gap_times]
     return out
+
+
+def merge_released(final: dict[str, Any] | None, kept: dict[str, Any] | None, now: float) -> dict[str, Any]:
+    """A reading of an iterator's model (taken at ``now``) completed by ``kept``, the merge of its
+    earlier readings, for the nodes tf.data has released since (their inputs were exhausted).
+
+    Nodes are matched by id (stable within one iterator's model) and carry ``read_at``, when they
+    were last seen; a node that lost its inputs gets them back, so the chain still reaches the
+    released ones. ``finish`` turns ``read_at`` into ``released`` / ``age_s``.
+    """
+    fresh = [{**node, "read_at": now} for node in (final or {}).get("nodes", [])]
+    if kept is None:
+        return {**(final or {}), "nodes": fresh}
+    earlier = {node["id"]: node for node in kept["nodes"]}
+    fresh = [
+        {**node, "inputs": earlier[node["id"]]["inputs"]}
+        if not node["inputs"] and earlier.get(node["id"], {}).get("inputs")
+        else node
+        for node in fresh
+    ]
+    present = {node["id"] for node in fresh}
+    nodes = fresh + [node for node in kept["nodes"] if node["id"] not in present]
+    return {**(final or kept), "nodes": sorted(nodes, key=lambda node: node["id"])}
+
+
+def finish(body: dict[str, Any], now: float) -> dict[str, Any]:
+    """The merged body as a ``pipeline`` event: nodes read before ``now`` are marked released."""
+    nodes = []
+    for node in body["nodes"]:
+        node = dict(node)
+        read_at = node.pop("read_at", now)
+        if read_at < now:
+            node.update(released=True, age_s=round(now - read_at, 4))
+        nodes.append(node)
+    return {**body, "nodes": nodes}
 
 
 # -- process composition ------------------------------------------------------------------------------
@@ -272,6 +314,7 @@ class Probe:
         self.model: Any = None
         self._iterators: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._finished: list[dict[str, Any]] = []  # bodies read at end of sequence, for epoch end
+        self._kept: dict[int, tuple[float, dict[str, Any]]] = {}  # iterator -> (time, latest body)
         self._next_id = 0
         self._lock = threading.Lock()  # iterator registry
         self._snapshot_lock = threading.Lock()  # one snapshot at a time (thread vs epoch end)
@@ -303,32 +346,69 @@ class Probe:
 
         def __next__(self: Any) -> Any:  # noqa: N807 - the wrapped method
             try:
-                return original_next(self)
+                element = original_next(self)
             except StopIteration:
                 probe._on_end(self)
                 raise
+            probe._keep(self)
+            return element
 
         __next__.__wrapped__ = original_next  # type: ignore[attr-defined]
         iterator_ops.OwnedIterator.__next__ = __next__
 
-    def _on_end(self, iterator: Any) -> None:
-        """Keep the model of an iterator that just reported end of sequence (its last state)."""
+    def _keep(self, iterator: Any) -> None:
+        """While an epoch runs, merge the iterator's model into what was kept (a read at most every
+        KEEP_GAP_SECONDS), so the stages tf.data releases before the end keep their last state."""
         with self._lock:
             number = self._iterators.get(iterator)
         if number is None:
             return
-        with self._snapshot_lock:
+        kept_at, kept = self._kept.get(number, (float("-inf"), None))
+        if time.perf_counter() - kept_at < KEEP_GAP_SECONDS:
+            return
+        body = self._read(iterator, wait=False)
+        if body is not None:
+            now = time.perf_counter()
+            self._kept[number] = (now, merge_released(body, kept, now))
+
+    def _read(self, iterator: Any, wait: bool = True) -> dict[str, Any] | None:
+        """The iterator's model, or None (inside a traced function, or the probe thread is reading
+        and ``wait`` is False: the next call reads instead)."""
+        eager = getattr(self.tf, "executing_eagerly", None)
+        if eager is not None and not eager():
+            return None  # Keras traces next(iterator) into its train function: add no op there
+        if not self._snapshot_lock.acquire(blocking=wait):
+            return None
+        try:
             start = time.perf_counter()
             try:
-                body = self._pipeline(iterator)
+                return self._pipeline(iterator)
             except Exception as exc:  # never break the user's loop
                 self.errors += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                return
+                return None
             finally:
                 self.seconds += time.perf_counter() - start
-            if body is not None:
-                self._finished.append({"iterator": number, **body})
+        finally:
+            self._snapshot_lock.release()
+
+    def _on_end(self, iterator: Any) -> None:
+        """Keep the model of an iterator that just reported end of sequence (its last state).
+
+        The stages tf.data already released come from the latest reading kept while it ran.
+        """
+        with self._lock:
+            number = self._iterators.get(iterator)
+        if number is None:
+            return
+        body = self._read(iterator)
+        kept = self._kept.pop(number, (0.0, None))[1]
+        if body is None and kept is None:
+            return
+        now = time.perf_counter()
+        body = finish(merge_released(body, kept, now), now)
+        with self._snapshot_lock:
+            self._finished.append({"iterator": number, **body})
 
     def _register(self, iterator: Any) -> None:
         # Keras traces its train function with a symbolic iterator (a graph placeholder for the

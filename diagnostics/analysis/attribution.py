@@ -12,8 +12,12 @@ At every ``composition`` snapshot (and so at the peak and at each epoch end) the
   its iterator ended);
 - ``model`` / ``optimizer``: summed shape x dtype size of the weights and optimizer variables;
 - ``allocator_free``: free memory glibc malloc retains, grown since ready (mallinfo2 fordblks);
-- and ``unattributed``: the remainder, overhead minus all of the above, never hidden. It can be
-  negative only if measured parts exceed the overhead; then ``note`` says so.
+- and ``unattributed``: the remainder, overhead minus all of the above, never hidden.
+
+Each part is bounded by the memory it lives in, so nothing is counted twice: stages, model and
+optimizer together by the growth of malloc's heap (stages scaled down in proportion, said in
+``note``), malloc's free memory by the anonymous growth the heap leaves. The remainder can still be
+negative when the RSS and the composition disagree; then ``note`` says so.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from diagnostics.analysis._util import MiB, _events_of, _mib, _num
-from diagnostics.analysis.pipeline import Snapshot, Stage, snapshots, stage_catalogue
+from diagnostics.analysis.pipeline import Snapshot, Stage, StageObs, snapshots, stage_catalogue
 
 __all__ = ["ATTRIBUTION_COLUMNS", "attribute", "attribution_frame", "compositions"]
 
@@ -108,6 +112,12 @@ class _Attributor:
         filling: dict[tuple, bool] = {}
         for snap in live:
             for obs in snap.stages:
+                if obs.released:
+                    # Read shortly before its iterator ended; tf.data has freed it since, except a
+                    # cache, which its dataset keeps: carried from the time it was read.
+                    if obs.is_cache:
+                        self._saw_cache(obs, t - obs.age_s)
+                    continue
                 if obs.is_cache:
                     filling[obs.key] = filling.get(obs.key, False) or obs.filling
                 target = shared if (obs.shares_cache and not obs.is_cache) else per_key
@@ -178,6 +188,11 @@ class _Attributor:
             )
         return parts
 
+    def _saw_cache(self, obs: StageObs, seen_t: float) -> None:
+        previous = self.cache_seen.get(obs.key)
+        if previous is None or previous[2] <= seen_t:
+            self.cache_seen[obs.key] = (obs.buffered_bytes, obs.buffered_elements, seen_t, obs.filling)
+
     def _completed_elements(self, seen_t: float, t: float, stage: Stage) -> int | None:
         """Elements a cache seen filling at seen_t holds once an epoch ended between then and t."""
         images = [n for end_t, n in self.epoch_ends if seen_t <= end_t <= t + MATCH_SLACK_SECONDS and n]
@@ -210,6 +225,8 @@ class _Attributor:
             value = _num(comp.get(key))
             if value is not None:
                 parts.append(_part(name, kind, int(value), "shape x dtype size of every variable, summed"))
+        heap = _delta(comp, self.ready, "malloc_in_use_bytes", "malloc_mmap_bytes")
+        capped = _cap_to_heap(parts, heap)
         free = _delta(comp, self.ready, "malloc_free_bytes")
         if free is not None:
             detail = (
@@ -219,7 +236,6 @@ class _Attributor:
             # Free chunks glibc already gave back to the kernel still count in fordblks: the part
             # that can be resident is at most the anonymous growth malloc's in-use heap leaves.
             anon = _delta(comp, self.ready, "anon_bytes")
-            heap = _delta(comp, self.ready, "malloc_in_use_bytes", "malloc_mmap_bytes")
             if anon is not None and heap is not None and free > anon - heap:
                 detail += f"; counted at {_mib(max(anon - heap, 0))}, the most of it that can be resident"
                 free = max(anon - heap, 0)
@@ -235,6 +251,8 @@ class _Attributor:
             "unattributed_split": self._split(comp, parts, unattributed),
             "note": None,
         }
+        if capped:
+            result["note"] = capped
         if unattributed < 0:
             result["note"] = (
                 f"The measured parts exceed the overhead by {_mib(-unattributed)}: some were measured a "
@@ -255,6 +273,7 @@ class _Attributor:
         free = _delta(comp, self.ready, "malloc_free_bytes")
         if anon is None or heap is None or free is None:
             return {"detail": "no malloc or anonymous-memory figures: the remainder cannot be split"}
+        mmapped = _delta(comp, self.ready, "malloc_mmap_bytes")
         inside = sum(p["bytes"] for p in parts if p["kind"] in ("tfdata_stage", "model", "optimizer"))
         heap_rest = heap - inside
         outside = anon - heap - free
@@ -264,9 +283,35 @@ class _Attributor:
             "rest_bytes": unattributed - heap_rest - outside,
             "detail": f"malloc heap in use grew {_mib(heap)} since ready, {_mib(inside)} of it named above, "
             f"leaving {_mib(heap_rest)} of heap in use by other code (TensorFlow kernels and threads, "
-            f"Python objects allocated with malloc); anonymous memory outside malloc (thread stacks, "
+            f"Python objects allocated with malloc)"
+            + (f"; malloc's mmapped chunks (large allocations) grew {_mib(mmapped)} of it" if mmapped else "")
+            + "; anonymous memory outside malloc (thread stacks, "
             f"Python's own arenas, direct mmaps) grew {_mib(outside)}",
         }
+
+
+def _cap_to_heap(parts: list[dict[str, Any]], heap: int | None) -> str | None:
+    """Scale the tf.data stage parts down when, with model and optimizer, they exceed the growth of
+    malloc's heap (in use + mmapped) since ready, where all of them live: the excess is counted twice
+    (stages sharing tensors) or was read apart from the composition. Returns the note, or None."""
+    stages = [p for p in parts if p["kind"] == "tfdata_stage" and p["bytes"] > 0]
+    reported = sum(p["bytes"] for p in stages)
+    exact = sum(p["bytes"] for p in parts if p["kind"] in ("model", "optimizer"))
+    if heap is None or not reported or reported + exact <= heap:
+        return None
+    room = max(heap - exact, 0)
+    for part in stages:
+        part["reported_bytes"] = part["bytes"]
+        part["bytes"] = int(part["bytes"] * room / reported)
+        part["detail"] += (
+            f"; counted at {_mib(part['bytes'])} of the {_mib(part['reported_bytes'])} tf.data reports"
+        )
+    return (
+        f"tf.data reports {_mib(reported)} buffered but malloc's heap grew only {_mib(heap)} since ready"
+        + (f", {_mib(exact)} of it model and optimizer" if exact else "")
+        + f": the stages are counted at {_mib(room)} in proportion (their figures overlap, or were read "
+        "apart from the memory reading)."
+    )
 
 
 def _part(name: str, kind: str, size: int, detail: str, **extra: Any) -> dict[str, Any]:

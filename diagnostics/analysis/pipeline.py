@@ -96,6 +96,9 @@ class StageObs:
     shares_cache: bool  # a reference stage downstream of an in-memory cache
     is_cache: bool
     filling: bool = False  # an in-memory cache still being written (its writer reads its input)
+    # Read before the iterator's end (probe.merge_released): tf.data had freed it by the snapshot.
+    released: bool = False
+    age_s: float = 0.0
 
 
 @dataclass
@@ -182,6 +185,8 @@ def _parse(data: dict[str, Any], t: float) -> Snapshot:
                     shares_cache=name in REFERENCE_NODES and over_cache(node_id, frozenset()),
                     is_cache=name in CACHE_NODES,
                     filling=name == "MemoryCacheImpl" and bool(inputs),
+                    released=bool(node.get("released")),
+                    age_s=float(_num(node.get("age_s")) or 0.0),
                 )
             )
         for index, child in enumerate(inputs):

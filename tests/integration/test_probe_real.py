@@ -55,6 +55,23 @@ def test_cache_and_shuffle_bytes_agree_with_decoded_images(diag_home, sample_dat
     assert done["probe"]["errors"] == 0 and done["probe"]["model_proto_calls"] >= len(pipeline)
 
 
+def test_an_epoch_shorter_than_a_tick_still_reports_its_cache(diag_home, sample_data_dir, monkeypatch):
+    # Reproduces a run whose first epoch (0.16 s) fell between two 4 Hz ticks: at end of sequence
+    # tf.data had released the cache and shuffle stages, so nothing named the 103 MiB cache.
+    monkeypatch.setenv("DIAG_PROBE_HZ", "0.01")  # no tick during the trial: epoch ends only
+    store, run = trial(
+        sample_data_dir, loader="tfdata_map_batch", cache="memory", shuffle=True, shuffle_buffer=300, epochs=2
+    )
+    element = run["scan"]["decoded_bytes_per_image"] + LABEL_BYTES
+    pipeline = store.pipeline(run["id"])
+    assert {d["reason"] for d in pipeline["data"]} == {"epoch_end"}
+    first = [n for reason, epoch, n in stages(pipeline, "MemoryCacheImpl") if epoch == 0]
+    assert first and first[0]["released"] and first[0]["buffered_elements"] >= 100
+    assert first[0]["buffered_bytes"] == first[0]["buffered_elements"] * element
+    parts = {c["name"]: c["bytes"] for c in run["summary"]["attribution"]["components"]}
+    assert parts["in-memory cache"] >= run["scan"]["num_images"] * element * 0.99
+
+
 def test_autotune_choices_are_reported(diag_home, sample_data_dir):
     store, run = trial(
         sample_data_dir, loader="tfdata_map_batch", prefetch="auto", num_parallel_calls="auto", epochs=3

@@ -272,3 +272,28 @@ def test_snapshot_tables_round_trip_count_and_delete(tmp_path):
     assert store.events(run_id).empty  # snapshots are not events
     store.delete_run(run_id)
     assert store.pipeline(run_id).empty and store.composition(run_id).empty
+
+
+def _nodes(*spec):
+    return [
+        {"id": i, "name": name, "inputs": list(inputs), "buffered_bytes": b} for i, name, inputs, b in spec
+    ]
+
+
+def test_stages_released_before_the_end_keep_their_last_reading():
+    # Readings of one iterator: while the cache fills, then after the shuffle released its input.
+    filling = {
+        "output": 1,
+        "nodes": _nodes((1, "Root", [2], 0), (2, "Shuffle", [3], 50), (3, "MemoryCacheImpl", [], 90)),
+    }
+    drained = {"output": 1, "nodes": _nodes((1, "Root", [2], 0), (2, "Shuffle", [], 30))}
+    at_end = {"output": 1, "nodes": _nodes((1, "Root", [], 0))}
+    kept = probe.merge_released(filling, None, now=1.0)
+    kept = probe.merge_released(drained, kept, now=2.0)
+    body = probe.finish(probe.merge_released(at_end, kept, now=2.5), now=2.5)
+    nodes = {n["name"]: n for n in body["nodes"]}
+    assert nodes["Root"]["inputs"] == [2] and "released" not in nodes["Root"]  # chain restored
+    assert nodes["Shuffle"] == {"id": 2, "name": "Shuffle", "inputs": [3], "buffered_bytes": 30,
+                                "released": True, "age_s": 0.5}  # fmt: skip
+    assert nodes["MemoryCacheImpl"]["buffered_bytes"] == 90 and nodes["MemoryCacheImpl"]["age_s"] == 1.5
+    assert probe.finish(probe.merge_released(at_end, None, now=3.0), now=3.0)["nodes"] == at_end["nodes"]
