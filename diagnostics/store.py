@@ -36,7 +36,15 @@ import pandas as pd
 from diagnostics import throughput
 from diagnostics.errors import StoreBusy, StoreError
 
-__all__ = ["ACTIVE_SWEEP_STATUSES", "DEFAULT_HOME", "RUN_STATUSES", "SCHEMA_VERSION", "Store", "diag_home", "process_create_time"]
+__all__ = [
+    "ACTIVE_SWEEP_STATUSES",
+    "DEFAULT_HOME",
+    "RUN_STATUSES",
+    "SCHEMA_VERSION",
+    "Store",
+    "diag_home",
+    "process_create_time",
+]
 
 DEFAULT_HOME = ".diagnostics"
 SCHEMA_VERSION = 5

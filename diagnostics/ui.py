@@ -23,6 +23,7 @@ from diagnostics.store import ACTIVE_SWEEP_STATUSES
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "ACTIVE_SWEEP_STATUSES",
     "CANCEL_REQUESTED_TEXT",
     "FINISHED_STATUSES",
     "HISTORY_COLUMNS",
