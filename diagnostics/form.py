@@ -2,8 +2,9 @@
 
 A Streamlit ``number_input`` with ``min_value``/``max_value`` keeps its last valid value when
 someone types one outside the range: the field turns red, and Run would start with the old value
-(epochs -3 ran 3 epochs). So the forms' number fields carry no bounds; these functions check what
-was typed, and a bad value refuses the run with a message naming the field.
+(epochs -3 ran 3 epochs). So no number field of the dashboard carries bounds (Run, Sweep, the
+limits form, Dataset); ``NUMBER_FIELDS`` holds each field's label and range, ``problems`` checks
+what was typed, and a bad value refuses the run or sweep with a message naming the field and range.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 from diagnostics import ui
 
 __all__ = [
-    "RUN_NUMBERS",
+    "NUMBER_FIELDS",
+    "label",
     "number_problem",
     "option_problems",
     "path_problem",
@@ -23,13 +25,27 @@ __all__ = [
     "widget_spec",
 ]
 
-# Run page fields: (label, lowest, highest); None = no bound. Matches config.validate's limits.
-RUN_NUMBERS: dict[str, tuple[str, int | None, int | None]] = {
-    "epochs": ("Epochs", 1, 50),
-    "steps": ("Steps per epoch", 1, 100_000),
-    "height": ("Image height (px)", 8, 4096),
-    "width": ("Image width (px)", 8, 4096),
+_EPOCHS = (1, 50)
+_STEPS = (1, 100_000)
+_PIXELS = (8, 4096)  # config.validate's image size limits
+# Every number field of the dashboard: name -> (label, lowest, highest); None = no bound. The pages
+# label their widgets with ``label(name)``, so the message names the field as the user sees it.
+NUMBER_FIELDS: dict[str, tuple[str, int | None, int | None]] = {
+    "epochs": ("Epochs", *_EPOCHS),
+    "trial_epochs": ("Epochs per trial", *_EPOCHS),
+    "steps": ("Steps per epoch", *_STEPS),
+    "height": ("Image height (px)", *_PIXELS),
+    "width": ("Image width (px)", *_PIXELS),
+    "side": ("Image size (px, square)", *_PIXELS),
+    # 1 TiB at most: the budget in bytes must fit SQLite's 64-bit integer.
+    "budget": ("Memory budget (MiB)", 64, 1 << 20),
+    "timeout": ("Timeout (s)", 1, None),
 }
+
+
+def label(name: str) -> str:
+    """The label of number field ``name`` (a key of ``NUMBER_FIELDS``)."""
+    return NUMBER_FIELDS[name][0]
 
 
 def unbounded(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,23 +59,28 @@ def widget_spec(name: str, kind: str) -> tuple[str, dict[str, Any]]:
     return widget, unbounded(kwargs)
 
 
+def _number(value: float) -> str:
+    """1048576, 0.5, -3: whole numbers in full (``:g`` would print 1.04858e+06)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def number_problem(label: str, value: Any, low: float | None, high: float | None) -> str | None:
     """'Epochs: -3 is not allowed; enter 1 to 50.' or None when the value is fine (None = empty)."""
     if value is None or ((low is None or value >= low) and (high is None or value <= high)):
         return None
     if low is not None and high is not None:
-        allowed = f"enter {low:g} to {high:g}"
+        allowed = f"enter {_number(low)} to {_number(high)}"
     elif low is not None:
-        allowed = f"enter {low:g} or more"
+        allowed = f"enter {_number(low)} or more"
     else:
-        allowed = f"enter {high:g} or less"
-    return f"{label}: {value:g} is not allowed; {allowed}."
+        allowed = f"enter {_number(high)} or less"
+    return f"{label}: {_number(value)} is not allowed; {allowed}."
 
 
 def problems(values: Mapping[str, Any]) -> list[str]:
-    """Problems of the Run page's own number fields (keys of ``RUN_NUMBERS``)."""
+    """Problems of number fields typed in a form: ``{name in NUMBER_FIELDS: value}`` -> messages."""
     found = [
-        number_problem(*RUN_NUMBERS[name][:1], value, *RUN_NUMBERS[name][1:])
+        number_problem(*NUMBER_FIELDS[name][:1], value, *NUMBER_FIELDS[name][1:])
         for name, value in values.items()
     ]
     return [p for p in found if p]

@@ -53,7 +53,10 @@ __all__ = [
     "default_steps",
     "join_background",
     "prepare_trial",
+    "process_alive",
     "recover_interrupted",
+    "recover_interrupted_sweeps",
+    "SWEEP_ENDED",
     "run_trial",
     "runner_alive",
     "start_trial_in_background",
@@ -348,10 +351,12 @@ def join_background(run_id: int, timeout: float | None = None) -> bool:
 
 def runner_alive(run: dict) -> bool:
     """Whether the process that created (or runs) this run still lives: pid plus start time."""
-    return _runner_alive(run.get("runner_pid"), run.get("runner_create_time"))
+    return process_alive(run.get("runner_pid"), run.get("runner_create_time"))
 
 
-def _runner_alive(pid: int | None, create_time: float | None) -> bool:
+def process_alive(pid: int | None, create_time: float | None) -> bool:
+    """Whether process ``pid`` lives and is the one that started at ``create_time`` (the owner of a
+    run, a sweep or a scenario job); a zombie, a missing pid or a reused one is not alive."""
     if pid is None:
         return False
     try:
@@ -398,7 +403,7 @@ def clean_stale_trial_folders() -> list[str]:
             pid, created = int(parts[0]), int(parts[1])
         except (IndexError, ValueError):
             continue  # not ours (an older layout is removed with its TemporaryDirectory)
-        if _runner_alive(pid, float(created) if created else None):
+        if process_alive(pid, float(created) if created else None):
             continue
         path = os.path.join(base, name)
         shutil.rmtree(path, ignore_errors=True)
@@ -425,7 +430,8 @@ def recover_interrupted(store: Store) -> list[int]:
 
     A run whose runner left an ending file (the store refused its final write, e.g. a full disk)
     gets the status and cause recorded there, whether or not that process still lives; otherwise a
-    run whose runner process is gone becomes ``interrupted``. Also removes trial folders left by
+    run whose runner process is gone becomes ``interrupted``. Then sweeps whose process is gone
+    become ``interrupted`` (``recover_interrupted_sweeps``). Also removes trial folders left by
     runners that ended abruptly (``clean_stale_trial_folders``).
     """
     clean_stale_trial_folders()
@@ -453,7 +459,7 @@ def recover_interrupted(store: Store) -> list[int]:
             ending_path.unlink(missing_ok=True)
             recovered.append(run["id"])
             continue
-        if _runner_alive(run.get("runner_pid"), run.get("runner_create_time")):
+        if process_alive(run.get("runner_pid"), run.get("runner_create_time")):
             continue
         store.update_run(
             run["id"],
@@ -462,6 +468,28 @@ def recover_interrupted(store: Store) -> list[int]:
             error=run.get("error") or "the process running this trial ended before the trial did",
         )
         recovered.append(run["id"])
+    recover_interrupted_sweeps(store)
+    return recovered
+
+
+SWEEP_ENDED = "the process running this sweep ended before the sweep did"
+
+
+def recover_interrupted_sweeps(store: Store) -> list[int]:
+    """Mark sweeps whose owner process is gone (pid + start time) ``interrupted``; return their ids.
+
+    ``recover_interrupted`` calls it after closing the runs, so the trial that was running when the
+    process died is already ``interrupted`` too; the trials the sweep finished keep their results.
+    """
+    recovered = []
+    for sweep in store.active_sweeps():
+        if process_alive(sweep.get("owner_pid"), sweep.get("owner_create_time")):
+            continue
+        completed = list(store.list_runs(sweep_id=sweep["id"])["status"]).count("completed")
+        kept = f"; the {completed} trial(s) it completed are kept" if completed else ""
+        error = f"{SWEEP_ENDED} (pid {sweep.get('owner_pid')}){kept}"
+        store.update_sweep(sweep["id"], status="interrupted", error=error)
+        recovered.append(sweep["id"])
     return recovered
 
 

@@ -35,6 +35,7 @@ from typing import Any
 from diagnostics import throughput
 from diagnostics.config import TrialConfig, validate
 from diagnostics.errors import ConfigError, DiagnosticsError
+from diagnostics.store import process_create_time
 
 __all__ = [
     "COINCIDENCE_SECONDS",
@@ -1012,26 +1013,11 @@ def _write_job(store: Any, job: dict[str, Any]) -> None:
     os.replace(temporary, path)  # readers never see half a file
 
 
-def _process_create_time(pid: int) -> float | None:
-    try:
-        import psutil
-
-        return psutil.Process(pid).create_time()
-    except Exception:
-        return None
-
-
 def _owner_alive(job: dict[str, Any]) -> bool:
-    try:
-        import psutil
+    """The liveness test of runs and sweeps (``runner.process_alive``) on the job's owner."""
+    from diagnostics.runner import process_alive
 
-        proc = psutil.Process(int(job.get("pid") or -1))
-        created = job.get("pid_create_time")
-        return proc.status() != psutil.STATUS_ZOMBIE and (
-            created is None or abs(proc.create_time() - created) < 1.0
-        )
-    except Exception:
-        return False
+    return process_alive(job.get("pid"), job.get("pid_create_time"))
 
 
 def read_job(store: Any, job_id: str) -> dict[str, Any]:
@@ -1083,7 +1069,7 @@ def start_job(name: str, dataset: str, store: Any, *, allowed_roots: list | None
         "run_ids": [],
         "run_id_floor": _max_run_id(store),
         "pid": os.getpid(),
-        "pid_create_time": _process_create_time(os.getpid()),
+        "pid_create_time": process_create_time(),
         "started": time.time(),
         "result": None,
         "error": None,

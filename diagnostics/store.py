@@ -36,10 +36,18 @@ import pandas as pd
 from diagnostics import throughput
 from diagnostics.errors import StoreBusy, StoreError
 
-__all__ = ["DEFAULT_HOME", "RUN_STATUSES", "SCHEMA_VERSION", "Store", "diag_home"]
+__all__ = [
+    "ACTIVE_SWEEP_STATUSES",
+    "DEFAULT_HOME",
+    "RUN_STATUSES",
+    "SCHEMA_VERSION",
+    "Store",
+    "diag_home",
+    "process_create_time",
+]
 
 DEFAULT_HOME = ".diagnostics"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 3000
 RUN_STATUSES = (
     "queued",
@@ -52,6 +60,8 @@ RUN_STATUSES = (
     "interrupted",
 )
 ACTIVE_STATUSES = ("queued", "running")
+# Sweeps: created -> running -> completed | failed | interrupted (stopped, or its process died).
+ACTIVE_SWEEP_STATUSES = ("created", "running")
 
 # Version 1: the first layout (runs without sweeps, snippet, log groups or runner identity).
 _SCHEMA_V1 = """
@@ -155,9 +165,23 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE runs SET scan = ? WHERE id = ?", (_dumps(scan_summary(old)), run_id))
 
 
+# Version 5: who runs a sweep (pid + process start time, as for runs), so a sweep whose process was
+# killed stops reading "running", and why it ended. A sweep of an older store gets the runner of
+# its newest run, the process that was running it.
+_V4_TO_V5 = """
+ALTER TABLE sweeps ADD COLUMN owner_pid INTEGER;
+ALTER TABLE sweeps ADD COLUMN owner_create_time REAL;
+ALTER TABLE sweeps ADD COLUMN error TEXT;
+UPDATE sweeps SET
+    owner_pid = (SELECT runner_pid FROM runs WHERE runs.sweep_id = sweeps.id ORDER BY runs.id DESC LIMIT 1),
+    owner_create_time = (
+        SELECT runner_create_time FROM runs WHERE runs.sweep_id = sweeps.id ORDER BY runs.id DESC LIMIT 1
+    )
+"""
+
 # A step is SQL text (statements separated by ";") or a callable taking the connection, for
 # steps that need Python (v3 -> v4 rewrites each run's scan).
-_MIGRATIONS = {0: _SCHEMA_V1, 1: _V1_TO_V2, 2: _V2_TO_V3, 3: _v3_to_v4}
+_MIGRATIONS = {0: _SCHEMA_V1, 1: _V1_TO_V2, 2: _V2_TO_V3, 3: _v3_to_v4, 4: _V4_TO_V5}
 
 _JSON_RUN_COLUMNS = (
     "config",
@@ -192,7 +216,7 @@ _RUN_UPDATABLE = frozenset(
         "dataset_fingerprint",
     }
 )
-_SWEEP_UPDATABLE = frozenset({"status", "summary", "name"})
+_SWEEP_UPDATABLE = frozenset({"status", "summary", "name", "error", "owner_pid", "owner_create_time"})
 SAMPLE_COLUMNS = (
     "t",
     "rss_bytes",
@@ -325,7 +349,8 @@ def _host_info() -> dict[str, Any]:
     return info
 
 
-def _process_create_time(pid: int | None = None) -> float | None:
+def process_create_time(pid: int | None = None) -> float | None:
+    """Start time of process ``pid`` (default: this one); with the pid it names an owner process."""
     try:
         import psutil
 
@@ -477,7 +502,7 @@ class Store:
                     _dumps(scan_dict),
                     sweep_id,
                     os.getpid(),
-                    _process_create_time(),
+                    process_create_time(),
                 ),
             )
             return int(cur.lastrowid)
@@ -702,16 +727,23 @@ class Store:
     # -- sweeps --------------------------------------------------------------------------------
 
     def create_sweep(self, name: str, grid: dict[str, list[Any]], base_config: Any) -> int:
+        """Insert a sweep with status ``created``; returns its id.
+
+        The calling process is recorded as the sweep's owner (pid and process start time), as
+        ``create_run`` records a run's runner: the process that runs the sweep's trials.
+        """
         base = base_config.to_dict() if hasattr(base_config, "to_dict") else dict(base_config)
         with self._write() as conn:
             cur = conn.execute(
-                "INSERT INTO sweeps (created, name, grid, base_config) VALUES (?, ?, ?, ?)",
-                (_now_iso(), name, _dumps(grid), _dumps(base)),
+                "INSERT INTO sweeps (created, name, grid, base_config, owner_pid, owner_create_time)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (_now_iso(), name, _dumps(grid), _dumps(base), os.getpid(), process_create_time()),
             )
             return int(cur.lastrowid)
 
     def update_sweep(self, sweep_id: int, **columns: Any) -> None:
-        """Set a sweep's status ("created", "running", "completed", ...), name or summary (dict)."""
+        """Set a sweep's status ("created", "running", "completed", ...), name, summary (dict),
+        error, owner_pid or owner_create_time."""
         unknown = sorted(set(columns) - _SWEEP_UPDATABLE)
         if unknown:
             raise ValueError(f"update_sweep: unknown column(s) {', '.join(unknown)}")
@@ -736,6 +768,16 @@ class Store:
             r[0] for r in self._query("SELECT id FROM runs WHERE sweep_id = ? ORDER BY id", (sweep_id,))
         ]
         return out
+
+    def active_sweeps(self) -> list[dict[str, Any]]:
+        """Sweeps created or running, oldest first: id, name, status, owner_pid, owner_create_time."""
+        marks = ", ".join("?" for _ in ACTIVE_SWEEP_STATUSES)
+        rows = self._query(
+            "SELECT id, name, status, owner_pid, owner_create_time FROM sweeps"
+            f" WHERE status IN ({marks}) ORDER BY id",
+            ACTIVE_SWEEP_STATUSES,
+        )
+        return [dict(r) for r in rows]
 
     def list_sweeps(self) -> pd.DataFrame:
         rows = self._query(

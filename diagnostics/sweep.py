@@ -402,7 +402,7 @@ def run_sweep(
         "autoranged": [],
     }
     store.update_sweep(sweep_id, status="running", summary=summary)
-    status = "completed"
+    status, ended = "completed", {}
     try:
         for index, config in enumerate(configs):
             run_id = None
@@ -425,8 +425,9 @@ def run_sweep(
         status = "failed"
         summary["errors"].append({"options": None, "error": str(exc)})
         raise
-    except BaseException:
+    except BaseException as exc:  # Ctrl-C or SIGTERM (runner.Stopped): the trials run so far stay
         status = "interrupted"
+        ended = {"error": f"the sweep was stopped ({getattr(exc, 'how', None) or type(exc).__name__})"}
         raise
     finally:
         try:
@@ -439,7 +440,7 @@ def run_sweep(
             summary["front_run_ids"] = [row["run_id"] for row in result["front"]]
         except DiagnosticsError:
             pass
-        store.update_sweep(sweep_id, status=status, summary=summary)
+        store.update_sweep(sweep_id, status=status, summary=summary, **ended)
     return sweep_id
 
 

@@ -19,9 +19,11 @@ import pandas as pd
 
 from diagnostics import analysis, throughput
 from diagnostics.config import COLOR_MODES, INTERPOLATIONS, MODELS, MODES, TrialConfig
+from diagnostics.store import ACTIVE_SWEEP_STATUSES
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "ACTIVE_SWEEP_STATUSES",
     "CANCEL_REQUESTED_TEXT",
     "FINISHED_STATUSES",
     "HISTORY_COLUMNS",
@@ -82,6 +84,8 @@ __all__ = [
     "queue_text",
     "queue_view",
     "live_run",
+    "live_sweep",
+    "stored_sweeps",
     "trials_ahead_text",
     "ready_rss_bytes",
     "remember_folder",
@@ -417,15 +421,14 @@ def in_rows(items: Sequence[Any], per_row: int) -> list[Sequence[Any]]:
     return [items[start : start + per_row] for start in range(0, len(items), per_row)]
 
 
+# The limits form's widgets; labels and allowed ranges are form.NUMBER_FIELDS' (no min/max here).
 LIMIT_INPUTS: dict[str, dict[str, Any]] = {
     "budget": {
-        "label": "Memory budget (MiB)",
-        "min_value": 64,
         "step": 256,
         "help": "The worker's whole process tree is killed when its RSS crosses this. "
         "Empty = 80% of available RAM.",
     },
-    "timeout": {"label": "Timeout (s)", "min_value": 1, "step": 30, "help": "Empty = no time limit."},
+    "timeout": {"step": 30, "help": "Empty = no time limit."},
 }
 
 
@@ -496,6 +499,30 @@ def live_run(store: Any, run_id: int) -> dict[str, Any]:
     return run
 
 
+def live_sweep(store: Any, sweep_id: int) -> dict[str, Any]:
+    """``store.get_sweep`` for a page about to show the sweep: a created or running sweep whose
+    process has died (killed, even by SIGKILL) is closed first, so it reads as interrupted, with
+    the trials it finished kept (``runner.recover_interrupted``)."""
+    sweep = store.get_sweep(sweep_id)
+    if sweep["status"] in ACTIVE_SWEEP_STATUSES:
+        from diagnostics.runner import recover_interrupted
+
+        recover_interrupted(store)
+        sweep = store.get_sweep(sweep_id)
+    return sweep
+
+
+def stored_sweeps(store: Any) -> pd.DataFrame:
+    """``store.list_sweeps`` for a picker: sweeps whose process died are closed first."""
+    sweeps = store.list_sweeps()
+    if sweeps["status"].isin(ACTIVE_SWEEP_STATUSES).any():
+        from diagnostics.runner import recover_interrupted
+
+        recover_interrupted(store)
+        sweeps = store.list_sweeps()
+    return sweeps
+
+
 def queue_view(store: Any) -> list[tuple[str, str]]:
     """(icon, text) lines of what the store's trials are doing now: the sidebar's queue.
 
@@ -503,9 +530,9 @@ def queue_view(store: Any) -> list[tuple[str, str]]:
     whether its worker is still importing TensorFlow, a queued one how many trials are ahead
     (as ``store.queue_position``), and sweeps and scenarios in progress say how far they are.
     """
-    from diagnostics.runner import recover_interrupted, runner_alive
+    from diagnostics.runner import recover_interrupted
 
-    recover_interrupted(store)
+    recover_interrupted(store)  # runs, then sweeps whose process died
     lines: list[tuple[str, str]] = []
     active = store.runs(ACTIVE_STATUSES, columns=("id", "status", "loader", "t_ready"))
     for ahead, run in enumerate(active):
@@ -520,12 +547,6 @@ def queue_view(store: Any) -> list[tuple[str, str]]:
     for row in sweeps[sweeps["status"] == "running"].itertuples():
         sweep = store.get_sweep(int(row.id))
         statuses = list(store.list_runs(sweep_id=int(row.id))["status"])
-        if (
-            statuses
-            and not ACTIVE_STATUSES & set(statuses)
-            and not runner_alive(store.get_run(sweep["run_ids"][-1]))
-        ):
-            continue  # the process running the sweep died between two trials
         total = (sweep.get("summary") or {}).get("trials") or "?"
         done = sum(1 for s in statuses if s not in ACTIVE_STATUSES)
         lines.append((":material/science:", f"Sweep #{row.id} {row.name}: {done} of {total} trials done"))

@@ -67,13 +67,18 @@ def loader_options_form(loader_name: str, prefix: str, skip: tuple[str, ...] = (
     return ui.changed_options(values)
 
 
-def limits_form(prefix: str) -> dict[str, Any]:
-    """Memory budget (MiB) and timeout (s); empty means the defaults (80% of free RAM, none)."""
-    raw = {
-        field: column.number_input(value=None, key=f"{prefix}_{field}", **spec)
-        for column, (field, spec) in zip(st.columns(2), ui.LIMIT_INPUTS.items(), strict=True)
-    }
-    return ui.limit_overrides(budget_mib=raw["budget"], timeout_s=raw["timeout"])
+def limits_form(prefix: str, budget_help: str | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Memory budget (MiB) and timeout (s): (TrialConfig fields, problems naming the field).
+
+    Empty means the defaults (80% of free RAM, no limit); no min/max on the widgets, so an
+    out-of-range value is a problem that refuses the run instead of a value Streamlit replaced.
+    """
+    raw = {}
+    for column, (field, spec) in zip(st.columns(2), ui.LIMIT_INPUTS.items(), strict=True):
+        spec = {**spec, "help": budget_help} if field == "budget" and budget_help else spec
+        raw[field] = column.number_input(form.label(field), value=None, key=f"{prefix}_{field}", **spec)
+    found = form.problems(raw)
+    return ({} if found else ui.limit_overrides(budget_mib=raw["budget"], timeout_s=raw["timeout"])), found
 
 
 def run_choices(store: Store, statuses: tuple[str, ...] | None = None) -> dict[int, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from diagnostics import charts, ui
+from diagnostics import charts, form, ui
 from diagnostics.dataset import decoded_bytes
 from pages._common import dataset_picker, page_header, plot, user_errors
 from pages._folders import folder_job
@@ -24,11 +24,15 @@ with user_errors():
     listing = job.listing
     st.caption(ui.listing_caption(listing))
     left, right, _ = st.columns([1, 1, 2])
+    # No min/max: a replaced value would give a decoded size for a size nobody typed.
     height = left.number_input(
-        "Image height (px)", 8, 4096, 128, key="ds_h", help="For the decoded size per image."
+        form.label("height"), value=128, key="ds_h", help="For the decoded size per image."
     )
-    width = right.number_input("Image width (px)", 8, 4096, 128, key="ds_w")
-    per_image = decoded_bytes((int(height), int(width)), "rgb", "float32")
+    width = right.number_input(form.label("width"), value=128, key="ds_w")
+    problems = form.problems(dict(height=height, width=width))
+    if problems:
+        st.error("No decoded size until this is fixed: " + " ".join(problems), icon=":material/error:")
+    per_image = None if problems else decoded_bytes((int(height), int(width)), "rgb", "float32")
     verified = job.result() if job.finished and not job.error else None
     images = verified.num_images if verified else ui.listing_images(listing)
     bad = verified.bad_files if verified else job.bad_files()
@@ -42,9 +46,11 @@ with user_errors():
     cols[2].metric("Unreadable files" if verified else "Unreadable so far", f"{len(bad):,}")
     cols[3].metric(
         "Decoded, whole folder",
-        ui.format_bytes(per_image * images),
+        ui.format_bytes(per_image * images) if per_image else "—",
         help=f"{ui.format_bytes(per_image)} per image at {height}×{width} rgb float32: "
-        "what cache() in memory would hold.",
+        "what cache() in memory would hold."
+        if per_image
+        else None,
     )
 
     left, right = st.columns(2)

@@ -53,17 +53,19 @@ with st.expander("Trial set-up", expanded=not chosen):
         )
         a, b, c, d = st.columns(4)
         # No min/max on the widgets: an out-of-range value must refuse the run, not be replaced.
-        epochs = a.number_input("Epochs", value=3, key="run_epochs", help="3 or more give a leak verdict.")
-        steps = b.number_input(
-            "Steps per epoch", value=None, step=1, key="run_steps", help="Empty = the default below."
+        epochs = a.number_input(
+            form.label("epochs"), value=3, key="run_epochs", help="3 or more give a leak verdict."
         )
-        height = c.number_input("Image height (px)", value=128, key="run_h")
-        width = d.number_input("Image width (px)", value=128, key="run_w")
+        steps = b.number_input(
+            form.label("steps"), value=None, step=1, key="run_steps", help="Empty = the default below."
+        )
+        height = c.number_input(form.label("height"), value=128, key="run_h")
+        width = d.number_input(form.label("width"), value=128, key="run_w")
         steps_note = st.empty()  # filled below, once the config the default depends on is known
         options = loader_options_form(loader, "run")
-        limits = limits_form("run")
+        limits, limit_problems = limits_form("run")
         problems = form.problems(dict(epochs=epochs, steps=steps, height=height, width=width))
-        problems += form.option_problems(options) + ([path_error] if path_error else [])
+        problems += form.option_problems(options) + limit_problems + ([path_error] if path_error else [])
         if problems:
             st.error("Not run until this is fixed: " + " ".join(problems[:3]), icon=":material/error:")
         image_size = (int(height), int(width))
@@ -86,13 +88,16 @@ with st.expander("Trial set-up", expanded=not chosen):
                 steps_note.caption(ui.steps_default_caption(ui.listing_images(job.listing), listed, store))
             if not job.finished:
                 st.caption(ui.WAIT_FOR_VERIFICATION)
-        if st.button(
-            "Run",
-            type="primary",
-            icon=":material/play_arrow:",
-            key="run_start",
-            disabled=bool(problems) or job is None,
-        ):
+        if (
+            st.button(
+                "Run",
+                type="primary",
+                icon=":material/play_arrow:",
+                key="run_start",
+                disabled=bool(problems) or job is None,
+            )
+            and not problems
+        ):  # a click that reaches the server anyway still runs nothing
             from diagnostics.runner import start_trial_in_background
 
             run_id = start_trial_in_background(validate(config), store)

@@ -6,10 +6,10 @@ import threading
 
 import streamlit as st
 
-from diagnostics import charts, sweep, ui
+from diagnostics import charts, form, sweep, ui
 from diagnostics.config import TrialConfig
 from diagnostics.loaders import LOADER_NAMES
-from pages._common import dataset_picker, get_store, page_header, plot, user_errors
+from pages._common import dataset_picker, get_store, limits_form, page_header, plot, user_errors
 
 page_header("Sweep", "Try a grid of input-pipeline options; see which ones are fast without eating memory.")
 store = get_store()
@@ -19,16 +19,17 @@ with new_tab, user_errors():
     folder = dataset_picker("sweep")
     a, b, c, d = st.columns(4)
     base_loader = a.selectbox("Base loader", LOADER_NAMES, key="sweep_loader")
+    # No min/max on the widgets: an out-of-range value must refuse the sweep, not be replaced.
     epochs = b.number_input(
-        "Epochs per trial",
-        1,
-        20,
-        3,
+        form.label("trial_epochs"),
+        value=3,
         key="sweep_epochs",
         help="2 or more after the first give a throughput range.",
     )
-    steps = c.number_input("Steps per epoch", 1, 10000, None, key="sweep_steps", help="Empty = whole folder.")
-    side = d.number_input("Image size (px, square)", 8, 1024, 128, key="sweep_size")
+    steps = c.number_input(
+        form.label("steps"), value=None, step=1, key="sweep_steps", help="Empty = whole folder."
+    )
+    side = d.number_input(form.label("side"), value=128, key="sweep_size")
     st.markdown("**Grid**: pick the values to try for each option you want to vary (empty = keep the base).")
     grid: dict[str, list] = {}
     columns = st.columns(4)
@@ -39,35 +40,44 @@ with new_tab, user_errors():
         )
         if picked:
             grid[name] = ui.grid_values(picked)
-    budget_mib = st.number_input(
-        "Memory budget (MiB)",
-        64,
-        1 << 20,
-        None,
-        key="sweep_budget",
-        help="Each trial is killed above it, and the recommendation is the fastest config under it. "
-        "Empty = 80% of available RAM.",
+    limits, problems = limits_form(
+        "sweep",
+        budget_help="Each trial is killed above it, and the recommendation is the fastest config "
+        "under it. Empty = 80% of available RAM.",
     )
-    base = TrialConfig(
-        dataset=folder,
-        loader=base_loader,
-        epochs=int(epochs),
-        steps=int(steps) if steps else None,
-        image_size=(int(side), int(side)),
-        memory_budget_bytes=int(budget_mib) * 1024 * 1024 if budget_mib else None,
-    )
+    problems = form.problems(dict(trial_epochs=epochs, steps=steps, side=side)) + problems
+    trials: list[TrialConfig] = []
     invalid: list[dict] = []
-    trials = sweep.expand(base, grid, invalid=invalid) if grid else []
-    seconds = sweep.estimate_seconds(trials, store) if trials else 0
-    st.info(
-        f"{len(trials)} trial(s), about {ui.format_seconds(seconds)} one after another.",
-        icon=":material/calculate:",
-    )
+    if not problems:  # a value Streamlit would have replaced never reaches a trial
+        base = TrialConfig(
+            dataset=folder,
+            loader=base_loader,
+            epochs=int(epochs),
+            steps=int(steps) if steps else None,
+            image_size=(int(side), int(side)),
+            **limits,
+        )
+        trials = sweep.expand(base, grid, invalid=invalid) if grid else []
+        seconds = sweep.estimate_seconds(trials, store) if trials else 0
+        st.info(
+            f"{len(trials)} trial(s), about {ui.format_seconds(seconds)} one after another.",
+            icon=":material/calculate:",
+        )
     for item in invalid:
         st.caption(f"Skipped {item['options']}: {item['error']}")
     name = st.text_input("Sweep name", value=" × ".join(grid) or "sweep", key="sweep_name")
-    if st.button(
-        "Run sweep", type="primary", disabled=not trials, key="sweep_start", icon=":material/science:"
+    if problems:  # right above the button it disables
+        st.error("Not run until this is fixed: " + " ".join(problems), icon=":material/error:")
+    if (
+        st.button(
+            "Run sweep",
+            type="primary",
+            disabled=not trials or bool(problems),
+            key="sweep_start",
+            icon=":material/science:",
+        )
+        and trials
+        and not problems
     ):
         sweep_id = store.create_sweep(name, grid, base)
         threading.Thread(
@@ -81,7 +91,7 @@ with new_tab, user_errors():
         st.rerun()
 
 with stored_tab, user_errors():
-    sweeps = store.list_sweeps()
+    sweeps = ui.stored_sweeps(store)  # a sweep whose process died reads as interrupted
     if sweeps.empty:
         st.info("No sweeps yet.", icon=":material/info:")
     else:
@@ -100,16 +110,19 @@ with stored_tab, user_errors():
 
 def sweep_view(sweep_id: int) -> None:
     with user_errors():
+        stored = ui.live_sweep(store, sweep_id)  # a sweep whose process died reads as interrupted
         result = sweep.sweep_result(store, sweep_id)
         if result["status"] not in LIVE and st.session_state.get("sweep_was_live"):
             st.session_state["sweep_was_live"] = False
             st.rerun(scope="app")  # finished: stop the one-second refresh
-        total = (store.get_sweep(sweep_id).get("summary") or {}).get("trials") or len(result["rows"])
+        total = (stored.get("summary") or {}).get("trials") or len(result["rows"])
         finished = sum(1 for row in result["rows"] if row["status"] in ui.FINISHED_STATUSES)
         st.subheader(f"Sweep #{sweep_id}: {result['name']}")
         st.progress(
             finished / max(total, 1), text=f"{finished} of {total} trials finished · sweep {result['status']}"
         )
+        if stored.get("error"):
+            st.warning(f"Sweep {stored['status']}: {stored['error']}", icon=":material/warning:")
         points = ui.sweep_points_frame(result)
         best = result["recommendation"]
         budget = (best or {}).get("memory_budget_bytes")
@@ -130,10 +143,10 @@ def sweep_view(sweep_id: int) -> None:
         st.dataframe(ui.sweep_trials_table(points), hide_index=True, width="stretch")
 
 
-LIVE = ("created", "running")
+LIVE = ui.ACTIVE_SWEEP_STATUSES
 if st.session_state.get("sweep_id") is not None:
     sweep_id = int(st.session_state["sweep_id"])
     with user_errors():
-        live = store.get_sweep(sweep_id)["status"] in LIVE
+        live = ui.live_sweep(store, sweep_id)["status"] in LIVE
         st.session_state["sweep_was_live"] = live
         st.fragment(sweep_view, run_every=1.0 if live else None)(sweep_id)

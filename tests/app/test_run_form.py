@@ -15,18 +15,65 @@ FAKE_WORKER = REPO / "tests" / "fakes" / "fake_worker.py"
 
 
 @pytest.mark.parametrize(
-    ("key", "value", "field"),
-    [("run_epochs", -3, "Epochs"), ("batch_size", 0, "Batch size"), ("run_h", 100000, "Image height")],
+    ("key", "value", "field", "allowed"),
+    [
+        ("run_epochs", -3, "Epochs", "enter 1 to 50"),
+        ("batch_size", 0, "Batch size", "enter 1 or more"),
+        ("run_h", 100000, "Image height (px)", "enter 8 to 4096"),
+        ("run_budget", 10, "Memory budget (MiB)", "enter 64 to 1048576"),
+        ("run_budget", 0, "Memory budget (MiB)", "enter 64 to 1048576"),  # was "empty": 80% of RAM
+        ("run_timeout", 0, "Timeout (s)", "enter 1 or more"),
+    ],
 )
-def test_invalid_numbers_refuse_the_run_and_name_the_field(home, monkeypatch, key, value, field):  # noqa: F811
+def test_invalid_numbers_refuse_the_run_and_name_the_field(home, monkeypatch, key, value, field, allowed):  # noqa: F811
     monkeypatch.setenv("DIAG_TEST_WORKER", str(FAKE_WORKER))
     at = app_at("pages/run.py")
     widget = next(w for w in at.number_input if w.key.endswith(key.removeprefix("run_")))
-    widget.set_value(value).run()
+    # Typed and Run pressed at once (the field commits on blur): one rerun gets both.
+    widget.set_value(value)
+    at.button(key="run_start").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    assert at.button(key="run_start").disabled  # the run is refused, not started with a default
     assert Store(home).list_runs().empty
-    assert any(field in e.value and str(value) in e.value for e in at.error), [e.value for e in at.error]
+    assert at.button(key="run_start").disabled  # the run is refused, not started with a default
+    message = f"{field}: {value} is not allowed; {allowed}."
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field", "allowed"),
+    [
+        ("sweep_epochs", -3, "Epochs per trial", "enter 1 to 50"),
+        ("sweep_steps", 0, "Steps per epoch", "enter 1 to 100000"),
+        ("sweep_size", 100000, "Image size (px, square)", "enter 8 to 4096"),
+        ("sweep_budget", 10, "Memory budget (MiB)", "enter 64 to 1048576"),
+        ("sweep_timeout", -1, "Timeout (s)", "enter 1 or more"),
+    ],
+)
+def test_invalid_numbers_refuse_the_sweep_next_to_its_button(home, monkeypatch, key, value, field, allowed):  # noqa: F811
+    monkeypatch.setenv("DIAG_TEST_WORKER", str(FAKE_WORKER))
+    at = app_at("pages/sweep.py")
+    at.multiselect(key="sweep_grid_batch_size").set_value([16, 32]).run()
+    assert not at.button(key="sweep_start").disabled  # a valid grid: only the number stops it
+    at.number_input(key=key).set_value(value)
+    at.button(key="sweep_start").click().run()  # typed and pressed at once: one rerun gets both
+    assert not at.exception, [e.message for e in at.exception]
+    store = Store(home)
+    assert store.list_sweeps().empty and store.list_runs().empty
+    assert at.button(key="sweep_start").disabled
+    message = f"{field}: {value} is not allowed; {allowed}."
+    order = [(e.type, getattr(e, "key", None), str(getattr(e, "value", ""))) for e in _flat(at.tabs[0])]
+    button_at = next(i for i, (_, widget_key, _) in enumerate(order) if widget_key == "sweep_start")
+    assert order[button_at - 1][0] == "error" and message in order[button_at - 1][2], order
+
+
+def test_an_invalid_size_on_the_dataset_page_is_named_not_replaced(home):  # noqa: F811
+    at = app_at("pages/dataset.py")
+    at.number_input(key="ds_h").set_value(100000).run()
+    assert not at.exception, [e.message for e in at.exception]
+    message = "Image height (px): 100000 is not allowed; enter 8 to 4096."
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    decoded = next(m for m in at.metric if m.label == "Decoded, whole folder")
+    assert decoded.value == "—"  # not the size of a 4096 px image nobody typed
 
 
 def _flat(node) -> list:

@@ -108,8 +108,10 @@ def test_queue_view_says_what_each_trial_is_doing(home):
     lines = [text for _, text in ui.queue_view(store)]
     assert lines == [f"Sweep #{sweep_id} batch: 0 of 2 trials done"], lines
     swept = store.create_run(TrialConfig(dataset=str(SAMPLE_DATA)), sweep_id=sweep_id)
-    store.update_run(swept, status="completed", runner_create_time=1.0)  # a pid since reused
-    assert ui.queue_view(store) == [("", "No trial running.")]  # its process died between trials
+    store.update_run(swept, status="completed")
+    store.update_sweep(sweep_id, owner_create_time=1.0)  # its process died between trials (pid reused)
+    assert ui.queue_view(store) == [("", "No trial running.")]
+    assert store.get_sweep(sweep_id)["status"] == "interrupted"
     store.update_sweep(sweep_id, status="completed")
     job = {"id": "j1", "scenario": "cache", "status": "running", "done": 1, "total": 2, "started": 1.0}
     job.update(pid=os.getpid(), pid_create_time=psutil.Process().create_time())
@@ -157,3 +159,56 @@ def test_every_page_shows_a_corrupt_store_as_a_message(home, page, damage):
     assert not at.exception, [e.message for e in at.exception]
     errors = [e.value for e in at.error] + [e.value for e in at.sidebar.error]
     assert any(str(home / "runs.sqlite") in e for e in errors), errors
+
+
+def _sweep_statuses(store: Store) -> list[str]:
+    return [r["status"] for r in store.runs(columns=("id", "status"))]
+
+
+def test_a_killed_cli_sweep_reads_as_interrupted_and_keeps_its_finished_trials(home):
+    """kill -9 of the CLI mid-sweep: the Sweep page and the store must not say "running" forever."""
+    sweep_cli = subprocess.Popen(
+        [
+            sys.executable, "-m", "diagnostics", "sweep", str(SAMPLE_DATA), "--loader", "tfdata_map_batch",
+            "--epochs", "2", "--grid", "batch_size=16,32,64",
+        ],
+        cwd=REPO,
+        env={**os.environ, "DIAG_TEST_WORKER": str(FAKE_WORKER), "FAKE_EPOCH_SECONDS": "1.0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    store = Store(home)
+    try:
+        # One trial finished, the next one running: the moment a killed sweep leaves behind.
+        _wait_for(
+            lambda: "completed" in (s := _sweep_statuses(store)) and s[-1] == "running",
+            120,
+            "a finished trial and a running one",
+        )
+        (sweep_id,) = [int(i) for i in store.list_sweeps()["id"]]
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+        at.switch_page("pages/sweep.py")
+        at.session_state["sweep_id"] = sweep_id
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert "sweep running" in _progress_texts(at), _progress_texts(at)
+    finally:
+        sweep_cli.send_signal(signal.SIGKILL)
+        sweep_cli.wait()
+    at.run()  # the next refresh of the open sweep
+    assert not at.exception, [e.message for e in at.exception]
+    progress = _progress_texts(at)
+    assert "sweep interrupted" in progress and "sweep running" not in progress, progress
+    assert "process running this sweep ended" in _texts(at), _texts(at)
+    assert "No trial running" in _sidebar_texts(at)
+    assert "interrupted" in at.selectbox(key="sweep_open").options[0]  # the stored sweeps' list
+    sweep = ui.live_sweep(store, sweep_id)
+    assert sweep["status"] == "interrupted"
+    assert "process running this sweep ended" in sweep["error"], sweep["error"]
+    statuses = _sweep_statuses(store)
+    assert statuses[-1] == "interrupted" and "completed" in statuses, statuses  # finished trials stay
+    assert store.get_sweep(sweep_id)["status"] == "interrupted"  # stored, not only shown
+
+
+def _progress_texts(at: AppTest) -> str:
+    return "\n".join(str(p.proto.text) for p in at.get("progress"))

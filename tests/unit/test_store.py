@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from diagnostics.config import TrialConfig
 from diagnostics.errors import StoreError
-from diagnostics.store import _SCHEMA_V1, SCHEMA_VERSION, Store
+from diagnostics.store import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION, Store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -204,6 +206,40 @@ def test_migrates_a_version_1_file_and_keeps_its_runs(tmp_path):
     store.update_run(1, snippet="x = 1")  # a v2 column now exists
     assert store.get_sweep(store.create_sweep("s", {}, {"dataset": "d"}))["name"] == "s"
     assert store.integrity_check() == "ok"
+
+
+def test_a_version_4_store_opens_and_its_sweeps_get_their_runner_as_owner(tmp_path):
+    home = tmp_path / "v4"
+    home.mkdir()
+    conn = sqlite3.connect(home / "runs.sqlite", isolation_level=None)
+    for version in range(4):  # the layout version 4 programs wrote
+        step = _MIGRATIONS[version]
+        step(conn) if callable(step) else conn.executescript(step)
+    conn.execute(
+        "INSERT INTO sweeps (created, name, grid, base_config, status) VALUES ('2026-01-01', 'old', '{}', '{}', 'running')"
+    )
+    for pid, created in ((111, 5.0), (222, 6.0)):
+        conn.execute(
+            "INSERT INTO runs (created, status, config, sweep_id, runner_pid, runner_create_time)"
+            " VALUES ('2026-01-01', 'completed', '{}', 1, ?, ?)",
+            (pid, created),
+        )
+    conn.execute("PRAGMA user_version = 4")
+    conn.close()
+
+    store = Store(home)
+    assert store.schema_version() == SCHEMA_VERSION
+    sweep = store.get_sweep(1)
+    assert (sweep["owner_pid"], sweep["owner_create_time"]) == (222, 6.0)  # the newest run's runner
+    assert sweep["status"] == "running" and sweep["error"] is None and sweep["run_ids"] == [1, 2]
+    assert [s["id"] for s in store.active_sweeps()] == [1]
+    assert store.integrity_check() == "ok"
+
+
+def test_a_sweep_records_the_process_that_created_it(store):
+    sweep = store.get_sweep(store.create_sweep("s", {"batch_size": [16]}, _config()))
+    assert sweep["owner_pid"] == os.getpid()
+    assert abs(sweep["owner_create_time"] - psutil.Process().create_time()) < 1.0
 
 
 def test_newer_schema_is_refused_with_the_file_named(tmp_path):
