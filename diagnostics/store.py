@@ -26,6 +26,7 @@ import platform
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -393,9 +394,19 @@ class Store:
         if self.home.is_file():
             raise StoreError(f"store folder {self.home} is a file")
         self._local = threading.local()
-        with self._errors():
-            conn = self._conn()
-            migrate(conn, self.path)
+        # Two processes opening a new file at once (two CLI runs) can get SQLITE_BUSY without the
+        # busy handler (the switch to WAL, a read lock upgraded to write): retry for the busy timeout.
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        while True:
+            try:
+                with self._errors():
+                    migrate(self._conn(), self.path)
+                break
+            except StoreBusy:
+                self.close()
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     def __repr__(self) -> str:
         return f"Store({str(self.home)!r})"

@@ -108,14 +108,15 @@ def main() -> int:
         print("ImportError: scripted failure while importing tensorflow", file=sys.stderr, flush=True)
         return 1
 
-    def composition() -> dict:
+    def composition(buffered: int = 0) -> dict:
+        # malloc's heap holds what the scripted stages buffer, as in a real worker
         status = {f: _status_kib(f) * 1024 for f in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}
         return {
             "rss_bytes": status["VmRSS"],
             "anon_bytes": status["RssAnon"],
             "file_bytes": status["RssFile"],
             "shmem_bytes": status["RssShmem"],
-            "malloc_in_use_bytes": 3 * 2**20,
+            "malloc_in_use_bytes": 3 * 2**20 + buffered,
             "malloc_free_bytes": 2**20,
             "malloc_mmap_bytes": 0,
             "model_bytes": 95636 if config.get("mode") == "fit" else None,
@@ -126,7 +127,8 @@ def main() -> int:
         cached = num_images if epoch else images
         body = _pipeline_body(cached, min(images, 299), 1 + epoch % 2, images)
         emit("pipeline", reason=reason, epoch=epoch, iterator=epoch, **body)
-        emit("composition", reason=reason, epoch=epoch, **composition())
+        buffered = sum(n["buffered_bytes"] for n in body["nodes"])
+        emit("composition", reason=reason, epoch=epoch, **composition(buffered))
 
     emit(
         "ready",
