@@ -299,8 +299,8 @@ def test_run_sweep_reruns_a_too_short_trial_with_more_epochs(monkeypatch):
     sweep_id = sweep.run_sweep(
         store, BASE.replace(epochs=2, memory_budget_bytes=4096 * MiB), {"batch_size": [32]}, "t"
     )
-    # 1 steady epoch of 0.4 s is too short; 3 of them (4 epochs) reach 1 s.
-    assert [c.epochs for c in calls] == [2, 4]
+    # 1 steady epoch of 0.4 s is too short; 4 of them (5 epochs) pass 1 s with the 1.5x margin.
+    assert [c.epochs for c in calls] == [2, 5]
     result = sweep.sweep_result(store, sweep_id)
     assert result["recommendation"]["run_id"] == 2
-    assert store.sweeps[sweep_id]["summary"]["autoranged"] == [{"run_id": 1, "rerun_id": 2, "epochs": 4}]
+    assert store.sweeps[sweep_id]["summary"]["autoranged"] == [{"run_id": 1, "rerun_id": 2, "epochs": 5}]
