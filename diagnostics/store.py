@@ -36,7 +36,7 @@ import pandas as pd
 from diagnostics import throughput
 from diagnostics.errors import StoreBusy, StoreError
 
-__all__ = ["DEFAULT_HOME", "RUN_STATUSES", "SCHEMA_VERSION", "Store", "diag_home"]
+__all__ = ["DEFAULT_HOME", "RUN_STATUSES", "SCHEMA_VERSION", "Store", "diag_home", "host_info"]
 
 DEFAULT_HOME = ".diagnostics"
 SCHEMA_VERSION = 4
@@ -190,6 +190,7 @@ _RUN_UPDATABLE = frozenset(
         "scan_progress",
         "config",
         "dataset_fingerprint",
+        "host",
     }
 )
 _SWEEP_UPDATABLE = frozenset({"status", "summary", "name"})
@@ -310,7 +311,8 @@ def _now_iso() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def _host_info() -> dict[str, Any]:
+def host_info() -> dict[str, Any]:
+    """This machine as a run records it (an executor records the node's)."""
     info: dict[str, Any] = {
         "hostname": socket.gethostname(),
         "platform": platform.platform(),
@@ -472,7 +474,7 @@ class Store:
                     fingerprint,
                     config_dict.get("loader"),
                     config_dict.get("mode"),
-                    _dumps(_host_info()),
+                    _dumps(host_info()),
                     _dumps(_versions()),
                     _dumps(scan_dict),
                     sweep_id,
