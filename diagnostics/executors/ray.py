@@ -35,6 +35,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -94,12 +95,13 @@ def reachable(address: str, timeout: float = 1.0) -> bool:
 
 def connect(address: str | None = None) -> Any:
     """ray.init on an existing cluster (never a new one: it would offer no trial slot)."""
-    ray = _ray()
-    if ray.is_initialized():
-        return ray
+    loaded = sys.modules.get("ray")
+    if loaded is not None and loaded.is_initialized():
+        return loaded
     address = address or os.environ.get(ADDRESS_ENV) or "auto"
-    if not reachable(address):
+    if not reachable(address):  # before importing ray (a second or two): a typo answers at once
         raise ConfigError(f"the Ray cluster at {address} cannot be reached (is `ray start --head` running?)")
+    ray = _ray()
     try:
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, logging_level="WARNING")
     except (ConnectionError, RuntimeError, ValueError) as exc:
