@@ -53,6 +53,7 @@ __all__ = [
     "DATASET_MAP_ENV",
     "SLOT_RESOURCE",
     "RayExecutor",
+    "cluster_offer",
     "cluster_slots",
     "connect",
     "reachable",
@@ -704,3 +705,15 @@ def _dataset_map() -> dict[str, Any]:
             f'{DATASET_MAP_ENV} must look like {{"<node id, ip or host>": {{"/driver/path": "/node/path"}}}}'
         )
     return mapping
+
+
+def cluster_offer(address: str) -> tuple[int | None, str | None]:
+    """(trial slots, None) of the cluster at ``address``, or (None, why it cannot be used)."""
+    if not reachable(address):
+        return None, f"the Ray cluster at {address} cannot be reached"
+    try:
+        return cluster_slots(address), None
+    except ConfigError as exc:
+        return None, str(exc)
+    except Exception as exc:  # whatever Ray raises, the page says it and offers the local executor
+        return None, f"the Ray cluster at {address} cannot be used: {type(exc).__name__}: {exc}"

@@ -134,6 +134,23 @@ def test_a_dataset_missing_on_one_node_fails_that_trial_only(
     assert all(r["host"]["ray"]["node_id"] == nodes[0].node_id for r in others)
 
 
+def test_the_sweep_page_offers_the_cluster_with_its_trial_slots(
+    cluster, diag_home, sample_data_dir, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DIAG_RAY_ADDRESS", cluster[0].address)
+    monkeypatch.setenv("DIAG_DATA_ROOTS", str(sample_data_dir))
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page("pages/sweep.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    radio = at.radio(key="sweep_executor")
+    assert radio.value == "local"  # offered, not imposed
+    assert "2 trial slot(s)" in radio.format_func("ray")
+
+
 def test_cancel_reaches_the_worker_on_the_node(cluster, diag_home, sample_data_dir, monkeypatch):
     monkeypatch.setenv("DIAG_TEST_WORKER", str(FAKE))
     monkeypatch.setenv("FAKE_EPOCH_SECONDS", "30")
