@@ -2,7 +2,7 @@
 
 Why one trial per node: trials side by side on one box disturb each other's memory and
 throughput, so each trial is a Ray task that needs the ``diagnostics_trial`` custom resource
-(nodes offer 1 each by default). On the node the task runs the same runner (``runner._Trial``):
+(nodes offer 1 each by default), placed by the driver on a node with a free slot. On the node the task runs the same runner (``runner._Trial``):
 the worker is spawned and sampled there, with the same budget, timeout and VmHWM peak, against a
 node-local store in a temporary DIAG_HOME. A ``_RelayStore`` copies every write of that store
 into batches the task sends, every ``RELAY_SECONDS``, to a small mailbox actor on the driver's
@@ -12,7 +12,8 @@ dashboard shows them, live, as it shows local ones.
 
 Faults, as the driver sees them:
 - dataset: the task compares the folder's listing fingerprint on the node with the driver's;
-  a missing or different folder fails that trial with a message naming the node and the path.
+  a missing or different folder fails that trial with a message naming the node and the path,
+  and that node gets no more trials of this run.
 - cancel: a cancel request on a run reaches the node through the mailbox (the runner's own kill,
   ``cancelled on request``); ``ray.cancel`` follows if the task has not ended after
   ``CANCEL_GRACE_SECONDS`` (a task still waiting for a node is cancelled at once).
