@@ -2,8 +2,8 @@
 
 Why one trial per node: trials side by side on one box disturb each other's memory and
 throughput, so each trial is a Ray task that needs the ``diagnostics_trial`` custom resource
-(nodes offer 1 each by default), placed by the driver on a node with a free slot. On the node the task runs the same runner (``runner._Trial``):
-the worker is spawned and sampled there, with the same budget, timeout and VmHWM peak, against a
+(nodes offer 1 each by default), placed by the driver on a node with a free slot. On the node
+the task runs the same runner (``runner.run_prepared``): the worker is spawned and sampled there, with the same budget, timeout and VmHWM peak, against a
 node-local store in a temporary DIAG_HOME. A ``_RelayStore`` copies every write of that store
 into batches the task sends, every ``RELAY_SECONDS``, to a small mailbox actor on the driver's
 node; the driver drains it and writes the central store, whose only writer it is. Runs are
@@ -308,7 +308,7 @@ def _trial_task(spec: dict[str, Any], scan: dict[str, Any], mailbox: Any) -> dic
     """One trial on this node; returns {status, error, node}. Everything else went by the relay."""
     task_started = time.monotonic()
     task_started_wall = time.time()
-    from diagnostics.runner import _Trial
+    from diagnostics.runner import run_prepared
 
     node = _node_info()
     relay = _Relay(mailbox, spec["run_id"])
@@ -333,7 +333,7 @@ def _trial_task(spec: dict[str, Any], scan: dict[str, Any], mailbox: Any) -> dic
             relay.push("update", {"versions": local.get("versions")})
             relay.on_cancel = lambda: store.request_cancel(local_id)
             try:
-                _Trial(store, local_id, config, {**scan, "root": path}).run()
+                run_prepared(store, local_id, config, {**scan, "root": path})
             except KeyboardInterrupt:
                 pass  # ray.cancel, or the node stopping the task: the run is stored either way
             run = store.get_run(local_id)

@@ -179,6 +179,31 @@ def test_cancel_reaches_the_worker_on_the_node(cluster, diag_home, sample_data_d
     assert _gone(run["worker_pid"])  # the node's runner killed it (the nodes are on this machine)
 
 
+def test_a_scenario_runs_through_the_cluster_too(cluster, diag_home, sample_data_dir, monkeypatch):
+    from diagnostics import scenarios
+
+    monkeypatch.setenv("DIAG_TEST_WORKER", str(FAKE))
+    monkeypatch.setenv("FAKE_EPOCH_SECONDS", "0.1")
+    store = Store(diag_home)
+    seen = []
+    result = scenarios.run_scenario(
+        "log_lines", str(sample_data_dir), store, on_progress=seen.append, executor=get_executor("ray")
+    )
+    assert result["statuses"] == ["completed", "completed"] and result["labels"][1].startswith(
+        "Python generator"
+    )
+    assert [store.get_run(r)["config"]["loader"] for r in result["run_ids"]] == [
+        "tfdata_map_batch",
+        "pil_generator",
+    ]
+    assert "a scripted warning" in result["verdict"]  # judged from the relayed logs
+    assert {store.get_run(r)["host"]["ray"]["node_id"] for r in result["run_ids"]} == {
+        n.node_id for n in cluster[1]
+    }
+    assert [p["done"] for p in seen if p["run_id"] is None] == [0, 0]  # both started before either ended
+    assert sorted(p["run_id"] for p in seen if p["run_id"]) == sorted(result["run_ids"])
+
+
 def test_a_node_that_dies_mid_trial_interrupts_its_run_and_the_sweep_goes_on(
     cluster, diag_home, sample_data_dir
 ):
