@@ -3,11 +3,12 @@
 Why one trial per node: trials side by side on one box disturb each other's memory and
 throughput, so each trial is a Ray task that needs the ``diagnostics_trial`` custom resource
 (nodes offer 1 each by default), placed by the driver on a node with a free slot. On the node
-the task runs the same runner (``runner.run_prepared``): the worker is spawned and sampled there, with the same budget, timeout and VmHWM peak, against a
-node-local store in a temporary DIAG_HOME. A ``_RelayStore`` copies every write of that store
-into batches the task sends, every ``RELAY_SECONDS``, to a small mailbox actor on the driver's
-node; the driver drains it and writes the central store, whose only writer it is. Runs are
-created by the driver (status queued) before any task starts, so their ids exist at once and the
+the task runs the same runner (``runner.run_prepared``): the worker is spawned and sampled
+there, with the same budget, timeout and VmHWM peak, against a node-local store in a temporary
+DIAG_HOME. A ``_RelayStore`` copies every write of that store into batches the task sends, every
+``RELAY_SECONDS``, to a small mailbox actor on the driver's node; the driver drains it and writes
+the central store, whose only writer it is. Runs are created by the driver (status queued)
+before any task starts, so their ids exist at once and the
 dashboard shows them, live, as it shows local ones.
 
 Faults, as the driver sees them:
