@@ -6,9 +6,9 @@ same N configs (default 8: ``sweep.DEFAULT_GRID`` on sample_data) through the ra
 through the local one, in that order, each on a fresh store, and prints:
 
 - the wall-time ratio local / ray (above 1: the cluster was faster);
-- Ray's per-trial overhead: task submitted -> task started on its node, and task started ->
-  worker spawned (what the task adds before the runner spawns the worker; from the timestamps the
-  task records in each run's ``host.ray``);
+- Ray's per-trial overhead: task submitted (the driver submits when a node is free) -> task
+  started on its node, and task started -> worker spawned (the dataset check and the node-local
+  store before the runner spawns the worker); from the timestamps each run records in ``host.ray``;
 - the median images/s and peak of the two runs of each config, because two trials side by side on
   one box compete for its cores: on a real cluster each node is its own machine.
 
@@ -124,10 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         f"local, sequential:             {local_wall:6.1f} s  statuses {sorted(set(result['local_statuses']))}"
     )
     print(f"local / ray wall time:         {result['local_over_ray']:.2f}x")
+    spawn, start = result["task_to_spawn_seconds"], result["submit_to_task_seconds"]
     print(
-        f"per trial, Ray adds: task start -> worker spawn median {result['task_to_spawn_seconds']['median']:.3f} s "
-        f"(max {result['task_to_spawn_seconds']['max']:.3f}); submit -> task start median "
-        f"{result['submit_to_task_seconds']['median']:.2f} s (includes waiting for a free node)"
+        f"per trial, Ray adds: submit -> task start median {start['median'] * 1000:.0f} ms (max "
+        f"{start['max'] * 1000:.0f} ms: a node's first task starts its Ray worker process); task start "
+        f"-> worker spawn median {spawn['median'] * 1000:.0f} ms (max {spawn['max'] * 1000:.0f} ms)"
     )
     print(
         f"median images/s: ray {rates['ray']:,.0f}, local {rates['local']:,.0f}; median peak: "
