@@ -333,6 +333,8 @@ def _trial_task(spec: dict[str, Any], scan: dict[str, Any], mailbox: Any) -> dic
             relay.push("host", host)
             relay.push("update", {"versions": local.get("versions")})
             relay.on_cancel = lambda: store.request_cancel(local_id)
+            if relay.cancel_requested:  # arrived before the run existed here: the runner ends it at once
+                store.request_cancel(local_id)
             try:
                 run_prepared(store, local_id, config, {**scan, "root": path})
             except KeyboardInterrupt:

@@ -69,9 +69,7 @@ def _gone(pid: int) -> bool:
 
 
 def _config(sample_data_dir: Path, **options) -> TrialConfig:
-    return TrialConfig(
-        dataset=str(sample_data_dir), loader="tfdata_map_batch", image_size=(32, 32), **options
-    )
+    return TrialConfig(dataset=str(sample_data_dir), loader="tfdata_map_batch", **options)
 
 
 def test_a_sweep_on_two_nodes_lands_in_the_central_store_as_the_json_says(
@@ -193,7 +191,7 @@ def test_a_scenario_runs_through_the_cluster_too(cluster, diag_home, sample_data
         "Python generator"
     )
     assert [store.get_run(r)["config"]["loader"] for r in result["run_ids"]] == [
-        "tfdata_map_batch",
+        "keras_directory",
         "pil_generator",
     ]
     assert "a scripted warning" in result["verdict"]  # judged from the relayed logs
