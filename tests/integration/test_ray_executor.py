@@ -34,6 +34,8 @@ from diagnostics.runner import recover_interrupted  # noqa: E402
 from diagnostics.store import Store  # noqa: E402
 from diagnostics.sweep import run_sweep  # noqa: E402
 
+pytestmark = [pytest.mark.ray, pytest.mark.tf]
+
 REPO = Path(__file__).resolve().parents[2]
 FAKE = REPO / "tests" / "fakes" / "fake_worker.py"
 # Small real trials: whole sample_data epochs (550 images at 128x128, about a second each here), so
