@@ -538,9 +538,9 @@ class RayExecutor:
                 # nodes to (re)join, then fail what is left with the reason.
                 now = time.monotonic()
                 no_slot_since = no_slot_since or now
-                self._poll_cancels()
+                self._poll_cancels(on_done)
                 if now - no_slot_since > NO_SLOT_SECONDS:
-                    self._fail_queued(self._no_node_text())
+                    self._fail_queued(self._no_node_text(), on_done)
                 time.sleep(DRAIN_SECONDS)
                 continue
             no_slot_since = None
@@ -563,10 +563,14 @@ class RayExecutor:
                     pending.result.rerun_config = again
                     self._queue.appendleft(_Pending(pending.result, *self._prepare(again)))
                     continue
-                pending.result.run_id = pending.run_id
-                if on_done is not None:
-                    on_done(pending.result)
-            self._poll_cancels()
+                self._done(pending, on_done)
+            self._poll_cancels(on_done)
+
+    @staticmethod
+    def _done(pending: _Pending, on_done: Callable[[TrialResult], None] | None) -> None:
+        pending.result.run_id = pending.run_id
+        if on_done is not None:
+            on_done(pending.result)
 
     def _no_node_text(self) -> str:
         text = f"not run: no node of the Ray cluster offered a free {SLOT_RESOURCE} slot for {NO_SLOT_SECONDS:g} s"
@@ -647,13 +651,13 @@ class RayExecutor:
             return  # the trial had finished and stored its end before the node went
         self._write(self._store.update_run, run_id, status=status, error=error, finished=time.time())
 
-    def _poll_cancels(self) -> None:
+    def _poll_cancels(self, on_done: Callable[[TrialResult], None] | None) -> None:
         now = time.monotonic()
         for pending in list(self._queue):
             if self._store.cancel_requested(pending.run_id):
                 self._queue.remove(pending)
                 self._end(pending.run_id, "cancelled", "cancelled while waiting for a node", keep_final=True)
-                pending.result.run_id = pending.run_id
+                self._done(pending, on_done)
         for ref, flight in list(self._flights.items()):
             if flight.cancel_sent is None:
                 if not self._store.cancel_requested(flight.run_id):
@@ -668,11 +672,11 @@ class RayExecutor:
                 self._ray.cancel(ref, force=flight.ray_cancelled > 0)
                 flight.ray_cancelled += 1
 
-    def _fail_queued(self, message: str) -> None:
+    def _fail_queued(self, message: str, on_done: Callable[[TrialResult], None] | None) -> None:
         while self._queue:
             pending = self._queue.popleft()
             self._end(pending.run_id, "failed", message, keep_final=True)
-            pending.result.run_id = pending.run_id
+            self._done(pending, on_done)
 
     def _stop_all(self) -> None:
         """Leaving early (Ctrl-C, a callback raised): cancel what is in flight, close what waits."""

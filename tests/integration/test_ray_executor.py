@@ -151,32 +151,37 @@ def test_the_sweep_page_offers_the_cluster_with_its_trial_slots(
     assert "2 trial slot(s)" in radio.format_func("ray")
 
 
-def test_cancel_reaches_the_worker_on_the_node(cluster, diag_home, sample_data_dir, monkeypatch):
+def test_cancel_reaches_the_worker_on_the_node_and_a_trial_waiting_for_one(
+    cluster, diag_home, sample_data_dir, monkeypatch
+):
     monkeypatch.setenv("DIAG_TEST_WORKER", str(FAKE))
     monkeypatch.setenv("FAKE_EPOCH_SECONDS", "30")
     store = Store(diag_home)
-    done = threading.Event()
-    threading.Thread(
-        target=lambda: (
-            run_sweep(
-                store,
-                _config(sample_data_dir, epochs=2),
-                {"batch_size": [16]},
-                "c",
-                executor=get_executor("ray"),
-            ),
-            done.set(),
-        ),
+    progress = []
+    thread = threading.Thread(
+        target=run_sweep,
+        args=(store, _config(sample_data_dir, epochs=2), {"batch_size": [16, 32, 64]}, "c"),
+        kwargs={"executor": get_executor("ray"), "on_progress": lambda *a: progress.append(a)},
         daemon=True,
-    ).start()
-    run = _wait_for(
-        lambda: next((r for r in store.runs(["running"]) if r.get("t_ready")), None), 60, "the remote worker"
     )
-    store.request_cancel(run["id"])
-    assert done.wait(30)
-    run = store.get_run(run["id"])
-    assert run["status"] == "cancelled" and run["error"] == "cancelled on request"
-    assert _gone(run["worker_pid"])  # the node's runner killed it (the nodes are on this machine)
+    thread.start()
+    running = _wait_for(
+        lambda: (r := [r for r in store.runs(["running"]) if r.get("t_ready")]) and len(r) == 2 and r,
+        60,
+        "two remote workers",
+    )
+    (waiting,) = store.runs(["queued"])  # two slots: the third waits for a node
+    store.request_cancel(waiting["id"])
+    _wait_for(lambda: store.get_run(waiting["id"])["status"] == "cancelled", 10, "the waiting trial's cancel")
+    assert store.get_run(waiting["id"])["error"] == "cancelled while waiting for a node"
+    for run in running:
+        store.request_cancel(run["id"])
+    thread.join(30)
+    assert not thread.is_alive() and len(progress) == 3
+    for run in running:
+        run = store.get_run(run["id"])
+        assert run["status"] == "cancelled" and run["error"] == "cancelled on request"
+        assert _gone(run["worker_pid"])  # the node's runner killed it (the nodes are on this machine)
 
 
 def test_a_scenario_runs_through_the_cluster_too(cluster, diag_home, sample_data_dir, monkeypatch):
