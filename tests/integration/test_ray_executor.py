@@ -274,8 +274,14 @@ def test_the_driver_dying_leaves_no_worker_alive_on_any_node(cluster, diag_home,
             90,
             "both remote workers",
         )
+        tasks = [psutil.Process(pid).ppid() for pid in pids]  # the Ray worker processes running the tasks
     finally:
         driver.send_signal(signal.SIGKILL)
         driver.wait()
+    killed = time.monotonic()
     _wait_for(lambda: all(_gone(pid) for pid in pids), 30, "the remote workers to die with the driver")
+    print(f"workers gone {time.monotonic() - killed:.2f} s after the driver's SIGKILL")
+    # Ray ended the tasks' processes (the job is gone) and the workers died with them
+    # (PR_SET_PDEATHSIG), not the relay giving up (that takes ~5 s of failed sends).
+    assert all(_gone(pid) for pid in tasks)
     assert sorted(recover_interrupted(store)) == sorted(store.get_sweep(1)["run_ids"])
