@@ -153,3 +153,14 @@ def test_the_node_s_dataset_check_names_the_node_and_the_path(sample_data_dir, t
 def test_reachable_probes_the_port_before_ray_is_imported():
     assert ray_executor.reachable("127.0.0.1:1", timeout=0.5) is False
     assert ray_executor.reachable("auto") is True  # nothing to probe: ray.init tells
+
+
+def test_a_run_s_host_can_be_replaced_by_the_node_s(diag_home, sample_data_dir):
+    from diagnostics.store import host_info
+
+    store = Store(diag_home)
+    run_id = store.create_run(TrialConfig(dataset=str(sample_data_dir)))
+    assert store.get_run(run_id)["host"] == host_info()  # the creating process's machine
+    node = {**host_info(), "hostname": "gpu-7", "ray": {"node_id": "abc", "task_to_spawn_seconds": 0.03}}
+    store.update_run(run_id, host=node)
+    assert store.get_run(run_id)["host"] == node
