@@ -352,6 +352,28 @@ def _parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
     return grid
 
 
+def _executor_from_args(args: argparse.Namespace):
+    from diagnostics.executors import get_executor
+
+    if args.ray_address and args.executor != "ray":
+        raise ConfigError("--ray-address needs --executor ray")
+    return get_executor(args.executor, address=args.ray_address)
+
+
+def _add_executor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one trial after another here (default); ray: one trial per node of a Ray cluster",
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="the Ray cluster (head host:port); default DIAG_RAY_ADDRESS, else `ray start` on this machine",
+    )
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from diagnostics.sweep import run_sweep
 
@@ -359,7 +381,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     grid = _parse_grid(args.grid)
     store = _open_store()
     name = args.name or " x ".join(grid)
-    result = run_sweep(store, base, grid, name, allowed_roots=_allowed_roots())
+    executor = _executor_from_args(args)
+    result = run_sweep(store, base, grid, name, allowed_roots=_allowed_roots(), executor=executor)
     sweep_id = result if isinstance(result, int) else (result or {}).get("sweep_id")
     sweep = store.get_sweep(sweep_id)
     statuses = []
@@ -397,7 +420,8 @@ def cmd_scenario(args: argparse.Namespace) -> int:
             f"scenario {args.name}: give the dataset folder, e.g. `scenario {args.name} sample_data`"
         )
     store = _open_store()
-    result = scenarios.run_scenario(args.name, args.dataset, store)
+    executor = _executor_from_args(args)
+    result = scenarios.run_scenario(args.name, args.dataset, store, executor=executor)
     run_ids = list((result or {}).get("run_ids") or []) if isinstance(result, dict) else []
     for run_id in run_ids:
         print_run_summary(store, run_id)
@@ -458,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2")
     sweep.add_argument("--name", help="a name for the sweep")
     sweep.add_argument("--json", metavar="OUT")
+    _add_executor_options(sweep)
     sweep.set_defaults(func=cmd_sweep)
 
     scenario = sub.add_parser("scenario", help="answer a classic question with a measured before/after")
@@ -465,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("name", nargs="?")
     scenario.add_argument("dataset", nargs="?", metavar="DIR")
     scenario.add_argument("--json", metavar="OUT")
+    _add_executor_options(scenario)
     scenario.set_defaults(func=cmd_scenario)
 
     report = sub.add_parser("report", help="write a self-contained HTML report")

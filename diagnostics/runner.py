@@ -57,6 +57,7 @@ __all__ = [
     "recover_interrupted",
     "recover_interrupted_sweeps",
     "SWEEP_ENDED",
+    "run_prepared",
     "run_trial",
     "runner_alive",
     "start_trial_in_background",
@@ -258,6 +259,15 @@ def run_trial(
     run_id, config, scan = prepare_trial(config, store, allowed_roots=allowed_roots, sweep_id=sweep_id)
     _Trial(store, run_id, config, scan, sample=sample).run()
     return run_id
+
+
+def run_prepared(store: Store, run_id: int, config: TrialConfig, scan: Any) -> None:
+    """Run a trial whose run ``prepare_trial`` (or an executor) already created, in this thread.
+
+    ``scan`` is a ScanResult or its dict (with the file list). Executors use it to run the same
+    runner elsewhere (a Ray node runs it against a node-local store).
+    """
+    _Trial(store, run_id, config, scan).run()
 
 
 def start_trial_in_background(

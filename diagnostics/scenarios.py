@@ -6,8 +6,8 @@ sentence from the measured results of those trials: every number in a verdict co
 just made, none is written in advance.
 
     list_scenarios() / get_scenario(name)     the catalogue
-    run_scenario(name, dataset, store)        runs the trials one after another through
-                                              ``runner.run_trial``; returns the result dict
+    run_scenario(name, dataset, store)        runs the trials through an executor (local: one
+                                              after another via ``runner.run_trial``); the result
     start_job / read_job / list_jobs          the same in a background thread, its progress in a
     job_progress                              JSON file under ``$DIAG_HOME/scenarios/`` so a
                                               reloaded page (or a second browser) shows it
@@ -933,42 +933,46 @@ def run_scenario(
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     *,
     allowed_roots: list | None = None,
+    executor: Any = None,
 ) -> dict[str, Any]:
-    """Run the scenario's trials one after another and judge them; returns the result dict.
+    """Run the scenario's trials through the executor and judge them; returns the result dict.
 
     Every config is validated and the dataset confined before the first trial starts.
     ``on_progress(info)`` gets ``{"done", "total", "label", "run_id", "run_ids"}`` before each trial
-    (``run_id`` None) and after it.
+    (``run_id`` None) and after it; ``run_ids`` are the finished trials' runs in trial order.
+    ``executor`` (``executors.get_executor``): local (default, one after another) or ray.
     """
-    from diagnostics.runner import run_trial
+    from diagnostics.executors import get_executor
     from diagnostics.store import Store
     from diagnostics.sweep import autorange
 
     store = store or Store()
+    executor = executor if executor is not None else get_executor("local")
     scenario, configs = _prepare(name, dataset, allowed_roots)
-    run_ids: list[int] = []
     labels = [label for label, _ in configs]
-    for index, (label, config) in enumerate(configs):
+    finished: dict[int, int] = {}
+
+    def report(index: int, run_id: int | None) -> None:
         if on_progress is not None:
-            on_progress(
-                {"done": index, "total": len(configs), "label": label, "run_id": None, "run_ids": run_ids}
-            )
-        run_id = run_trial(config, store, allowed_roots=allowed_roots)
-        rerun = autorange(store, run_id, config) if scenario.autorange else None
-        if rerun is not None:
-            run_id = run_trial(rerun, store, allowed_roots=allowed_roots)
-        run_ids.append(run_id)
-        if on_progress is not None:
-            on_progress(
-                {
-                    "done": index + 1,
-                    "total": len(configs),
-                    "label": label,
-                    "run_id": run_ids[-1],
-                    "run_ids": run_ids,
-                }
-            )
-    return judge(store, scenario, run_ids, labels, dataset)
+            run_ids = [finished[i] for i in sorted(finished)]
+            info = {"done": len(finished), "total": len(configs), "label": labels[index]}
+            on_progress({**info, "run_id": run_id, "run_ids": run_ids})
+
+    def done(result: Any) -> None:
+        if result.error is not None:
+            raise ConfigError(result.error)  # the configs were validated: nothing else may fail alone
+        finished[result.index] = result.run_id
+        report(result.index, result.run_id)
+
+    results = executor.run(
+        store,
+        [config for _, config in configs],
+        allowed_roots=allowed_roots,
+        rerun=(lambda run_id, config: autorange(store, run_id, config)) if scenario.autorange else None,
+        on_start=lambda index: report(index, None),
+        on_done=done,
+    )
+    return judge(store, scenario, [r.run_id for r in results], labels, dataset)
 
 
 def judge(

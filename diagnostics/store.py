@@ -44,6 +44,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Store",
     "diag_home",
+    "host_info",
     "process_create_time",
 ]
 
@@ -215,6 +216,7 @@ _RUN_UPDATABLE = frozenset(
         "scan_progress",
         "config",
         "dataset_fingerprint",
+        "host",
     }
 )
 _SWEEP_UPDATABLE = frozenset({"status", "summary", "name", "error", "owner_pid", "owner_create_time"})
@@ -335,7 +337,8 @@ def _now_iso() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def _host_info() -> dict[str, Any]:
+def host_info() -> dict[str, Any]:
+    """This machine as a run records it (an executor records the node's)."""
     info: dict[str, Any] = {
         "hostname": socket.gethostname(),
         "platform": platform.platform(),
@@ -508,7 +511,7 @@ class Store:
                     fingerprint,
                     config_dict.get("loader"),
                     config_dict.get("mode"),
-                    _dumps(_host_info()),
+                    _dumps(host_info()),
                     _dumps(_versions()),
                     _dumps(scan_dict),
                     sweep_id,

@@ -4,7 +4,7 @@
     estimate_seconds(configs, store)    wall time from past completed runs, else a stated default
     pareto_front(points)                lowest peak for each level of throughput
     recommend(rows, budget)             fastest within the budget, lowest peak among the near-fastest
-    run_sweep(store, base, grid, name)  runs each config via runner.run_trial, stores the sweep
+    run_sweep(store, base, grid, name)  runs the configs through an executor, stores the sweep
     sweep_result(store, sweep_id)       rows, front, recommendation (with the snippet)
 
 Throughput is the steady images/s (first epoch excluded) when the run has it, because epoch 1
@@ -378,16 +378,20 @@ def run_sweep(
     *,
     sweep_id: int | None = None,
     allowed_roots: list | None = None,
+    executor: Any = None,
 ) -> int:
-    """Run every valid combination one after another through the queue; return the sweep id.
+    """Run every valid combination through the executor; return the sweep id.
 
+    ``executor`` (``executors.get_executor``) decides where the trials run: local (the default,
+    one after another through the queue) or on a Ray cluster (one trial per node).
     ``sweep_id`` reuses a sweep the caller created (the dashboard creates it first to show it at
     once). ``on_progress(done, total, run_id)`` is called after each trial. A trial that fails, is
     killed by the budget or times out is recorded and the sweep goes on; bad input common to all
     trials (the dataset folder) stops the sweep with its message.
     """
-    from diagnostics.runner import run_trial  # late: the runner pulls in the sampler and store
+    from diagnostics.executors import get_executor
 
+    executor = executor if executor is not None else get_executor("local")
     base = base_config if isinstance(base_config, TrialConfig) else TrialConfig.from_dict(dict(base_config))
     invalid: list[dict[str, Any]] = []
     configs = expand(base, grid, invalid=invalid)
@@ -400,27 +404,39 @@ def run_sweep(
         "estimated_seconds": estimate_seconds(configs, store),
         "errors": [],
         "autoranged": [],
+        "executor": executor.name,
     }
     store.update_sweep(sweep_id, status="running", summary=summary)
     status, ended = "completed", {}
+    done = 0
+
+    def finished(result: Any) -> None:
+        nonlocal done
+        done += 1
+        if result.first_run_id is not None:
+            summary["autoranged"].append(
+                {
+                    "run_id": result.first_run_id,
+                    "rerun_id": result.run_id,
+                    "epochs": result.rerun_config.epochs,
+                }
+            )
+        if result.error is not None:
+            summary["errors"].append(
+                {"options": _jsonable(_options_of(result.config.to_dict(), grid)), "error": result.error}
+            )
+        if on_progress is not None:
+            on_progress(done, len(configs), result.run_id)
+
     try:
-        for index, config in enumerate(configs):
-            run_id = None
-            try:
-                run_id = run_trial(config, store, allowed_roots=allowed_roots, sweep_id=sweep_id)
-                rerun = autorange(store, run_id, config)
-                if rerun is not None:
-                    rerun_id = run_trial(rerun, store, allowed_roots=allowed_roots, sweep_id=sweep_id)
-                    summary["autoranged"].append(
-                        {"run_id": run_id, "rerun_id": rerun_id, "epochs": rerun.epochs}
-                    )
-                    run_id = rerun_id
-            except ConfigError as exc:
-                summary["errors"].append(
-                    {"options": _jsonable(_options_of(config.to_dict(), grid)), "error": str(exc)}
-                )
-            if on_progress is not None:
-                on_progress(index + 1, len(configs), run_id)
+        executor.run(
+            store,
+            configs,
+            sweep_id=sweep_id,
+            allowed_roots=allowed_roots,
+            rerun=lambda run_id, config: autorange(store, run_id, config),
+            on_done=finished,
+        )
     except DiagnosticsError as exc:
         status = "failed"
         summary["errors"].append({"options": None, "error": str(exc)})

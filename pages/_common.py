@@ -5,6 +5,7 @@ Pages import this module; it is not a page itself (``app.py`` lists the pages ex
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,7 @@ import streamlit as st
 
 from diagnostics import form, ui
 from diagnostics.errors import DiagnosticsError
+from diagnostics.executors import Executor, get_executor
 from diagnostics.store import Store
 from pages._folders import dataset_picker  # noqa: F401  (pages import the picker from here)
 
@@ -112,3 +114,33 @@ def page_header(title: str, caption: str) -> None:
 def with_spinner(text: str, fn: Callable[[], Any]) -> Any:
     with st.spinner(text):
         return fn()
+
+
+@st.cache_data(ttl=30, show_spinner="Asking the Ray cluster for its trial slots…")
+def ray_offer(address: str) -> tuple[int | None, str | None]:
+    from diagnostics.executors.ray import cluster_offer
+
+    return cluster_offer(address)
+
+
+def where_trials_run() -> tuple[Executor, int | None]:
+    """(executor, trial slots): this machine, or the Ray cluster at DIAG_RAY_ADDRESS, offered only
+    when it is set; an unreachable cluster is said, and the trials run here."""
+    address = os.environ.get("DIAG_RAY_ADDRESS")
+    if not address:
+        return get_executor("local"), None
+    slots, problem = ray_offer(address)
+    if problem:
+        st.warning(f"{problem}: trials run on this machine.", icon=":material/cloud_off:")
+        return get_executor("local"), None
+    choice = st.radio(
+        "Run the trials",
+        ["local", "ray"],
+        format_func={
+            "local": "On this machine, one after another",
+            "ray": f"On the Ray cluster at {address}: {slots} trial slot(s), one trial per node",
+        }.get,
+        key="sweep_executor",
+        horizontal=True,
+    )
+    return get_executor(choice, address), (slots if choice == "ray" else None)

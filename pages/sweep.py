@@ -9,11 +9,20 @@ import streamlit as st
 from diagnostics import charts, form, sweep, ui
 from diagnostics.config import TrialConfig
 from diagnostics.loaders import LOADER_NAMES
-from pages._common import dataset_picker, get_store, limits_form, page_header, plot, user_errors
+from pages._common import (
+    dataset_picker,
+    get_store,
+    limits_form,
+    page_header,
+    plot,
+    user_errors,
+    where_trials_run,
+)
 
 page_header("Sweep", "Try a grid of input-pipeline options; see which ones are fast without eating memory.")
 store = get_store()
 new_tab, stored_tab = st.tabs(["New sweep", "Stored sweeps"])
+
 
 with new_tab, user_errors():
     folder = dataset_picker("sweep")
@@ -48,6 +57,7 @@ with new_tab, user_errors():
     problems = form.problems(dict(trial_epochs=epochs, steps=steps, side=side)) + problems
     trials: list[TrialConfig] = []
     invalid: list[dict] = []
+    executor, slots = where_trials_run()
     if not problems:  # a value Streamlit would have replaced never reaches a trial
         base = TrialConfig(
             dataset=folder,
@@ -59,8 +69,9 @@ with new_tab, user_errors():
         )
         trials = sweep.expand(base, grid, invalid=invalid) if grid else []
         seconds = sweep.estimate_seconds(trials, store) if trials else 0
+        spread = f"on {slots} nodes side by side" if executor.name == "ray" else "one after another"
         st.info(
-            f"{len(trials)} trial(s), about {ui.format_seconds(seconds)} one after another.",
+            f"{len(trials)} trial(s), about {ui.format_seconds(seconds / (slots or 1))} {spread}.",
             icon=":material/calculate:",
         )
     for item in invalid:
@@ -83,7 +94,7 @@ with new_tab, user_errors():
         threading.Thread(
             target=sweep.run_sweep,
             args=(store, base, grid, name),
-            kwargs={"sweep_id": sweep_id},
+            kwargs={"sweep_id": sweep_id, "executor": executor},
             daemon=True,
             name=f"sweep-{sweep_id}",
         ).start()
