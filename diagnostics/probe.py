@@ -51,6 +51,7 @@ __all__ = [
     "merge_released",
     "parse_model_proto",
     "parse_proc_status",
+    "tf_allocator_in_use",
     "probe_hz",
     "variables_bytes",
 ]
@@ -280,11 +281,27 @@ def variables_bytes(variables: Any) -> int:
     return total
 
 
-def composition(model: Any = None, status_path: str = PROC_STATUS) -> dict[str, Any]:
-    """The body of a ``composition`` event (model/optimizer bytes None without a model)."""
+def tf_allocator_in_use(tf: Any) -> int | None:
+    """Bytes TensorFlow's CPU allocator has handed out now (``get_memory_info("CPU:0")["current"]``).
+
+    With TF's oneDNN build the CPU allocator (MklCPUAllocator) serves large tensors (batches) from a
+    BFC pool whose regions it reserves with malloc, above glibc's mmap threshold, and keeps for
+    reuse (seen with gdb on TF 2.21: BFCAllocator::Extend -> AlignedMalloc -> mmap, from
+    MapAndBatch's output). None when TensorFlow does not say.
+    """
+    try:
+        return int(tf.config.experimental.get_memory_info("CPU:0")["current"])
+    except Exception:  # not available on this build or device: not measured
+        return None
+
+
+def composition(model: Any = None, status_path: str = PROC_STATUS, tf: Any = None) -> dict[str, Any]:
+    """The body of a ``composition`` event (model/optimizer bytes None without a model;
+    tf_allocator_in_use_bytes None without ``tf``)."""
     with open(status_path) as f:
         out: dict[str, Any] = parse_proc_status(f.read())
     out.update(mallinfo())
+    out["tf_allocator_in_use_bytes"] = tf_allocator_in_use(tf) if tf is not None else None
     out["model_bytes"] = out["optimizer_bytes"] = None
     if model is not None:
         out["model_bytes"] = variables_bytes(model.weights)
@@ -452,7 +469,7 @@ class Probe:
                     body = self._pipeline(iterator)
                     if body is not None:
                         pipelines.append({"reason": reason, "epoch": epoch, "iterator": number, **body})
-                parts = composition(self.model)
+                parts = composition(self.model, tf=self.tf)
             except Exception as exc:  # the probe must never break the trial
                 self.errors += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"

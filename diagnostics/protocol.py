@@ -25,7 +25,8 @@ Every event has ``kind`` and ``t`` (``time.monotonic()``: one clock for both pro
                  (``diagnostics/probe.py``: DIAG_PROBE_HZ a second, default 4, and at each epoch end)
     composition  reason, epoch, rss_bytes, anon_bytes, file_bytes, shmem_bytes (smaps_rollup),
                  malloc_in_use_bytes, malloc_free_bytes, malloc_mmap_bytes (glibc mallinfo2, else
-                 None), model_bytes, optimizer_bytes (fit: shape x dtype size summed; else None);
+                 None), model_bytes, optimizer_bytes (fit: shape x dtype size summed; else None),
+                 tf_allocator_in_use_bytes (TensorFlow's CPU allocator, get_memory_info; else None);
                  one per snapshot, at the same times as pipeline
     done         vmhwm_bytes (VmHWM read just before exit), rss_bytes, probe (the probe's own
                  cost: hz, snapshots, errors, last_error, seconds, model_proto_calls,

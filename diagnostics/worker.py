@@ -298,7 +298,7 @@ def run(payload: dict[str, Any], events: EventWriter) -> dict[str, Any] | None:
     if probe is not None:
         probe.install()
         try:
-            baseline["composition"] = probe_lib.composition()
+            baseline["composition"] = probe_lib.composition(tf=tf)
         except Exception:  # as in every probe reading: never break the trial
             probe.errors += 1
     events.emit(

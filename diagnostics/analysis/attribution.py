@@ -11,7 +11,9 @@ At every ``composition`` snapshot (and so at the peak and at each epoch end) the
   by its iterators (counted once) and outlives them (the last measured size stays counted after
   its iterator ended);
 - ``model`` / ``optimizer``: summed shape x dtype size of the weights and optimizer variables;
-- ``allocator_free``: free memory glibc malloc retains, grown since ready (mallinfo2 fordblks);
+- ``allocator_free``: free memory glibc malloc retains, grown since ready (mallinfo2 fordblks), and
+  the free part of TensorFlow's CPU allocator pool (its regions are malloc's mmapped chunks: their
+  growth minus what ``get_memory_info("CPU:0")`` reports in use);
 - and ``unattributed``: the remainder, overhead minus all of the above, never hidden.
 
 Each part is bounded by the memory it lives in, so nothing is counted twice: stages, model and
@@ -32,6 +34,7 @@ __all__ = ["ATTRIBUTION_COLUMNS", "attribute", "attribution_frame", "composition
 ATTRIBUTION_COLUMNS = ["t", "name", "kind", "bytes"]
 LIBRARY = "library code pages touched since ready"
 ALLOCATOR_FREE = "free memory kept by malloc"
+TF_POOL_FREE = "free memory kept by TensorFlow's CPU allocator pool"
 MODEL = "model weights"
 OPTIMIZER = "optimizer state"
 UNATTRIBUTED = "unattributed"
@@ -40,7 +43,7 @@ UNATTRIBUTED = "unattributed"
 MATCH_SLACK_SECONDS = 0.01
 NO_TFDATA_NOTE = (
     "Stage attribution needs tf.data: this run made no tf.data iterator, so only process-level parts "
-    "(library pages, malloc's free memory, model and optimizer) are attributed."
+    "(library pages, the allocators' free memory, model and optimizer) are attributed."
 )
 
 
@@ -226,6 +229,9 @@ class _Attributor:
             if value is not None:
                 parts.append(_part(name, kind, int(value), "shape x dtype size of every variable, summed"))
         heap = _delta(comp, self.ready, "malloc_in_use_bytes", "malloc_mmap_bytes")
+        pool = self._tf_pool_free(comp)
+        if pool is not None:
+            parts.append(pool)
         capped = _cap_to_heap(parts, heap)
         free = _delta(comp, self.ready, "malloc_free_bytes")
         if free is not None:
@@ -242,6 +248,12 @@ class _Attributor:
             parts.append(_part(ALLOCATOR_FREE, "allocator_free", free, detail))
         attributed = sum(p["bytes"] for p in parts)
         unattributed = overhead - attributed
+        if pool is not None and unattributed < 0 and pool["bytes"] > 0:
+            # The pool's regions are reserved, not all touched: count only what can be resident.
+            cut = min(pool["bytes"], -unattributed)
+            pool["bytes"] -= cut
+            pool["detail"] += f"; counted at {_mib(pool['bytes'])}, the most of it that can be resident"
+            unattributed += cut
         result: dict[str, Any] = {
             "t": t,
             "rss_bytes": int(rss),
@@ -266,6 +278,26 @@ class _Attributor:
             result["stages_note"] = "no live tf.data iterator at this moment"
         return result
 
+    def _tf_pool_free(self, comp: dict[str, Any]) -> dict[str, Any] | None:
+        """TensorFlow's CPU allocator (oneDNN's MklCPUAllocator) serves large tensors from a BFC
+        pool whose regions are malloc's mmapped chunks, kept for reuse: the chunks grown since ready
+        minus what TensorFlow reports in use is the pool's free memory."""
+        grown = _delta(comp, self.ready, "malloc_mmap_bytes")
+        in_use = _num(comp.get("tf_allocator_in_use_bytes"))
+        if grown is None or in_use is None or grown <= in_use:
+            return None
+        free = int(grown - in_use)
+        return _part(
+            TF_POOL_FREE,
+            "allocator_free",
+            free,
+            f"malloc's mmapped chunks grew {_mib(grown)} since ready, where TensorFlow's CPU allocator "
+            f"reserves the regions of its pool for large tensors such as batches; it reports "
+            f"{_mib(in_use)} of its memory in use now (tf.config.experimental.get_memory_info), so "
+            f"{_mib(free)} is held free for reuse (other allocations over glibc's mmap threshold, if "
+            "any, count here too)",
+        )
+
     def _split(self, comp: dict[str, Any], parts: list[dict[str, Any]], unattributed: int) -> dict[str, Any]:
         """What the remainder is made of, as far as the composition tells it (measured, not guessed)."""
         anon = _delta(comp, self.ready, "anon_bytes")
@@ -274,7 +306,11 @@ class _Attributor:
         if anon is None or heap is None or free is None:
             return {"detail": "no malloc or anonymous-memory figures: the remainder cannot be split"}
         mmapped = _delta(comp, self.ready, "malloc_mmap_bytes")
-        inside = sum(p["bytes"] for p in parts if p["kind"] in ("tfdata_stage", "model", "optimizer"))
+        inside = sum(
+            p["bytes"]
+            for p in parts
+            if p["kind"] in ("tfdata_stage", "model", "optimizer") or p["name"] == TF_POOL_FREE
+        )
         heap_rest = heap - inside
         outside = anon - heap - free
         return {
@@ -296,7 +332,7 @@ def _cap_to_heap(parts: list[dict[str, Any]], heap: int | None) -> str | None:
     (stages sharing tensors) or was read apart from the composition. Returns the note, or None."""
     stages = [p for p in parts if p["kind"] == "tfdata_stage" and p["bytes"] > 0]
     reported = sum(p["bytes"] for p in stages)
-    exact = sum(p["bytes"] for p in parts if p["kind"] in ("model", "optimizer"))
+    exact = sum(p["bytes"] for p in parts if p["kind"] in ("model", "optimizer") or p["name"] == TF_POOL_FREE)
     if heap is None or not reported or reported + exact <= heap:
         return None
     room = max(heap - exact, 0)
@@ -308,7 +344,7 @@ def _cap_to_heap(parts: list[dict[str, Any]], heap: int | None) -> str | None:
         )
     return (
         f"tf.data reports {_mib(reported)} buffered but malloc's heap grew only {_mib(heap)} since ready"
-        + (f", {_mib(exact)} of it model and optimizer" if exact else "")
+        + (f", {_mib(exact)} of it model, optimizer and TensorFlow's allocator pool" if exact else "")
         + f": the stages are counted at {_mib(room)} in proportion (their figures overlap, or were read "
         "apart from the memory reading)."
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diagnostics.analysis._util import MiB, _mib
+from diagnostics.analysis.attribution import ALLOCATOR_FREE
 from diagnostics.analysis.memory_model import LOADER_FACTS
 from diagnostics.logs import group_has
 
@@ -86,9 +87,10 @@ class Context:
         ]
         return max(stages, key=lambda s: s.get("peak_buffered_bytes") or 0) if stages else None
 
-    def component(self, kind: str) -> dict[str, Any] | None:
+    def component(self, kind: str, name: str | None = None) -> dict[str, Any] | None:
+        """The largest attributed part of that kind (and that name, if given)."""
         for part in (self.attribution or {}).get("components") or []:
-            if part.get("kind") == kind:
+            if part.get("kind") == kind and name in (None, part.get("name")):
                 return part
         return None
 
@@ -503,7 +505,7 @@ def input_bound(ctx: Context) -> Finding | None:
 
 @rule("allocator_retained")
 def allocator_retained(ctx: Context) -> Finding | None:
-    part = ctx.component("allocator_free")
+    part = ctx.component("allocator_free", ALLOCATOR_FREE)  # malloc's; TensorFlow's pool is another
     overhead = (ctx.attribution or {}).get("overhead_bytes") or ctx.overhead or 0
     if part is None or part["bytes"] < max(
         ALLOCATOR_FINDING_FLOOR_BYTES, ALLOCATOR_FINDING_FRACTION * overhead

@@ -297,3 +297,19 @@ def test_stages_released_before_the_end_keep_their_last_reading():
                                 "released": True, "age_s": 0.5}  # fmt: skip
     assert nodes["MemoryCacheImpl"]["buffered_bytes"] == 90 and nodes["MemoryCacheImpl"]["age_s"] == 1.5
     assert probe.finish(probe.merge_released(at_end, None, now=3.0), now=3.0)["nodes"] == at_end["nodes"]
+
+
+def test_tensorflow_allocator_in_use_or_none_when_tensorflow_does_not_say():
+    def tf_with(info):
+        def get_memory_info(device):
+            assert device == "CPU:0"
+            if isinstance(info, Exception):
+                raise info
+            return info
+
+        return types.SimpleNamespace(config=types.SimpleNamespace(experimental=types.SimpleNamespace(
+            get_memory_info=get_memory_info)))  # fmt: skip
+
+    assert probe.tf_allocator_in_use(tf_with({"current": 1179648, "peak": 23689216})) == 1179648
+    assert probe.tf_allocator_in_use(tf_with(ValueError("no such device"))) is None
+    assert probe.composition()["tf_allocator_in_use_bytes"] is None
