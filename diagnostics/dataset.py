@@ -790,6 +790,10 @@ class VerificationJob:
     def finished(self) -> bool:
         return self._finished.is_set()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until verification ends (or ``timeout`` seconds); True when it has."""
+        return self._finished.wait(timeout)
+
     def progress(self) -> tuple[int, int]:
         """(files verified, files to verify)."""
         return (self.listing.num_files if self.finished else self._done), self.listing.num_files
