@@ -4,6 +4,7 @@
     python -m bench.scale warm /tmp/bench_folders/jpeg_100000 --home /tmp/bench_folders/home --seconds 200
     python -m bench.scale measure /tmp/bench_folders/jpeg_1000 /tmp/bench_folders/jpeg_10000 \\
         /tmp/bench_folders/jpeg_100000 --home /tmp/bench_folders/home --trial --json out.json
+    python -m bench.scale trial /tmp/bench_folders/jpeg_100000 --home /tmp/bench_folders/home --repeat 3
 
 Per folder: listing seconds (names, sizes, mtimes); cold verification seconds of the same files
 with the process pool on all cores and with the old one-core path (``workers=1``, in-process),
@@ -189,9 +190,26 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--trial", action="store_true", help="also time Run -> first sample on the last folder")
     m.add_argument("--loaders", nargs="+", default=["keras_directory", "tfdata_map_batch"])
     m.add_argument("--json", type=Path)
+    t = sub.add_parser("trial", help="only Run -> first sample, repeated (loaders alternate)")
+    t.add_argument("folder")
+    t.add_argument("--home", required=True)
+    t.add_argument("--repeat", type=int, default=3)
+    t.add_argument("--loaders", nargs="+", default=["keras_directory", "tfdata_map_batch"])
     args = parser.parse_args(argv)
     if args.command == "warm":
         print(json.dumps(warm(args.folder, args.home, args.seconds)))
+        return 0
+    if args.command == "trial":
+        key = "run_to_first_sample_minus_import_seconds"
+        figures: dict[str, list[float]] = {loader: [] for loader in args.loaders}
+        for _ in range(args.repeat):
+            for loader in args.loaders:
+                row = run_to_first_step(args.folder, args.home, loader)
+                print(json.dumps(row), flush=True)
+                if key in row:
+                    figures[loader].append(row[key])
+        medians = {loader: statistics.median(v) for loader, v in figures.items() if v}
+        print(json.dumps({"median_" + key: medians, "all": figures}))
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     try:

@@ -833,7 +833,7 @@ def start_verification(
     changed, thanks to the cache).
     """
     listing = list_folder(folder)
-    from diagnostics.store import diag_home
+    from diagnostics.home import diag_home
 
     key = (listing.root, listing.fingerprint, str(diag_home(home).resolve()))
     with _JOBS_LOCK:

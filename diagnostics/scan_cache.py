@@ -42,7 +42,7 @@ Verdict = tuple[str, str, int, int, "str | None"] | str
 
 
 def cache_path(home: str | os.PathLike | None, root: str) -> Path:
-    from diagnostics.store import diag_home
+    from diagnostics.home import diag_home
 
     name = hashlib.sha1(root.encode("utf-8", "surrogateescape")).hexdigest()[:20]
     return diag_home(home) / "scan_cache" / f"{name}.sqlite"

@@ -35,10 +35,10 @@ import pandas as pd
 
 from diagnostics import throughput
 from diagnostics.errors import StoreBusy, StoreError
+from diagnostics.home import DEFAULT_HOME, diag_home
 
 __all__ = ["DEFAULT_HOME", "RUN_STATUSES", "SCHEMA_VERSION", "Store", "diag_home"]
 
-DEFAULT_HOME = ".diagnostics"
 SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 3000
 RUN_STATUSES = (
@@ -230,11 +230,6 @@ _LIST_COLUMNS = [
     "error",
     *OPTION_COLUMNS,
 ]
-
-
-def diag_home(home: str | os.PathLike | None = None) -> Path:
-    """The store folder: the argument, else ``$DIAG_HOME``, else ``./.diagnostics``."""
-    return Path(home or os.environ.get("DIAG_HOME") or DEFAULT_HOME)
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> int:
