@@ -4,6 +4,7 @@
     python -m bench.scale warm /tmp/bench_folders/jpeg_100000 --home /tmp/bench_folders/home --seconds 200
     python -m bench.scale measure /tmp/bench_folders/jpeg_1000 /tmp/bench_folders/jpeg_10000 \\
         /tmp/bench_folders/jpeg_100000 --home /tmp/bench_folders/home --trial --json out.json
+    python -m bench.scale trial /tmp/bench_folders/jpeg_100000 --home /tmp/bench_folders/home --repeat 3
 
 Per folder: listing seconds (names, sizes, mtimes); cold verification seconds of the same files
 with the process pool on all cores and with the old one-core path (``workers=1``, in-process),
@@ -11,7 +12,8 @@ side by side on fresh caches, as a ratio (on an evenly spaced sample of ``--cold
 every file for smaller folders; the page cache is warmed first so both read from memory); warm
 re-scan seconds (``dataset.scan`` with the verdict cache full: median of 3); bytes of a run's
 stored row; and with ``--trial`` the seconds from ``start_trial_in_background`` to the worker's
-first step event minus the worker's spawn-to-ready time (Python start + TensorFlow import).
+first step event minus the worker's import time (spawn to the end of its TensorFlow import,
+``ready.imported_t``: the worker is spawned at Run and imports while the runner prepares).
 
 ``warm`` fills the verdict cache in runs of at most ``--seconds`` (verification resumes from the
 cache), so a 100k folder can be verified in several short runs under the shared heavy lock.
@@ -153,15 +155,21 @@ def run_to_first_step(folder: str, home: str, loader: str = "keras_directory") -
     first_step = float(steps["t"].iloc[0]) if len(steps) else None
     ready = run.get("t_ready")
     spawned = run.get("t_started")
+    ready_events = events[events["kind"] == "ready"]
+    # The import ends at the worker's imported_t: with the worker spawned at Run, ``ready`` comes
+    # later (after the runner's "go"), and that wait is not import time.
+    imported = ready_events["data"].iloc[0].get("imported_t") if len(ready_events) else None
+    imported = ready if imported is None else imported
     out = {"loader": loader, "status": run["status"], "error": run.get("error"), "run_id": run_id}
     if first_step is not None and ready is not None and spawned is not None:
         out.update(
             {
                 "press_to_first_step_seconds": first_step - pressed,
-                "import_seconds": ready - spawned,
+                "import_seconds": imported - spawned,
                 "press_to_spawn_seconds": spawned - pressed,
+                "imported_to_ready_seconds": ready - imported,
                 "ready_to_first_step_seconds": first_step - ready,
-                "run_to_first_sample_minus_import_seconds": (first_step - pressed) - (ready - spawned),
+                "run_to_first_sample_minus_import_seconds": (first_step - pressed) - (imported - spawned),
             }
         )
     return out
@@ -182,9 +190,26 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--trial", action="store_true", help="also time Run -> first sample on the last folder")
     m.add_argument("--loaders", nargs="+", default=["keras_directory", "tfdata_map_batch"])
     m.add_argument("--json", type=Path)
+    t = sub.add_parser("trial", help="only Run -> first sample, repeated (loaders alternate)")
+    t.add_argument("folder")
+    t.add_argument("--home", required=True)
+    t.add_argument("--repeat", type=int, default=3)
+    t.add_argument("--loaders", nargs="+", default=["keras_directory", "tfdata_map_batch"])
     args = parser.parse_args(argv)
     if args.command == "warm":
         print(json.dumps(warm(args.folder, args.home, args.seconds)))
+        return 0
+    if args.command == "trial":
+        key = "run_to_first_sample_minus_import_seconds"
+        figures: dict[str, list[float]] = {loader: [] for loader in args.loaders}
+        for _ in range(args.repeat):
+            for loader in args.loaders:
+                row = run_to_first_step(args.folder, args.home, loader)
+                print(json.dumps(row), flush=True)
+                if key in row:
+                    figures[loader].append(row[key])
+        medians = {loader: statistics.median(v) for loader, v in figures.items() if v}
+        print(json.dumps({"median_" + key: medians, "all": figures}))
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     try:

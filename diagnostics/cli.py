@@ -239,7 +239,7 @@ def _exit_for_status(status: str) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from diagnostics import dataset
-    from diagnostics.ui import format_bytes
+    from diagnostics.units import format_bytes  # not ui: pandas' import would double a warm scan
 
     root = dataset.resolve_dataset(args.dataset, _allowed_roots())
     size = tuple(args.image_size) if args.image_size else (128, 128)
@@ -500,10 +500,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_TRIAL_COMMANDS = frozenset({"run", "sweep", "scenario"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse itself exits 2 with the option named
-    if threading.current_thread() is threading.main_thread():
+    # Only where a trial runs: the handlers store a cancelled run (and importing the runner costs
+    # pandas' import, a third of a warm 100k-file scan).
+    if args.command in _TRIAL_COMMANDS and threading.current_thread() is threading.main_thread():
         from diagnostics.runner import install_stop_signals
 
         install_stop_signals()  # SIGTERM cancels and stores the run like Ctrl-C

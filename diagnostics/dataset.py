@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import marshal
 import os
 import re
 import threading
 import warnings
-from bisect import bisect_right
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from operator import itemgetter
+from operator import itemgetter, mul
 from pathlib import Path
 from typing import Any
 
@@ -324,34 +325,34 @@ def _walk_class(class_dir: str, root: str, bad: list[dict[str, str]], notes: lis
             rel = (exc.filename or folder)[cut:]
             bad.append({"path": rel + "/", "reason": f"cannot list folder: {exc.strerror or exc}"})
             continue
-        subfolders = [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+        # One pass finds what is not a plain file (usually nothing): folders and links are rare.
+        others = [e for e in entries if not e.is_file(follow_symlinks=False)]
+        if not others:
+            yield entries
+            continue
+        subfolders = [e.path for e in others if e.is_dir(follow_symlinks=False)]
         if subfolders:
             entries = [e for e in entries if not e.is_dir(follow_symlinks=False)]
             stack.extend(sorted(subfolders, reverse=True))
-        links = [e for e in entries if e.is_symlink() and _follows_to_dir(e)]
+        links = [e for e in others if e.is_symlink() and _follows_to_dir(e)]
         for entry in links:
             notes.append({"path": entry.path[cut:] + "/", "note": "symlinked folder: not followed"})
         yield [e for e in entries if e not in links] if links else entries
 
 
+_LAST4 = itemgetter(slice(-4, None))
+_REL, _SIZE = itemgetter(0), itemgetter(2)
+
+
+def _fingerprint_bytes(files: list[tuple[str, int, int, int]]) -> bytes:
+    """The (relpath, class, size, mtime_ns) list as bytes to hash: marshal format 2 (no object
+    references, so the bytes depend on the values alone) is one C pass, twice as fast as repr."""
+    return marshal.dumps(files, 2)
+
+
 def _extension(name: str) -> str:
     dot = name.rfind(".")
     return name[dot:].lower() if dot > 0 else "(none)"
-
-
-def _stat_all(entries: list[os.DirEntry[str]]) -> list[os.stat_result | None]:
-    """Stats of many entries (None for one that fails: ``_classify`` then says why)."""
-    try:
-        return [e.stat() for e in entries]
-    except OSError:
-        return [_stat_or_none(e) for e in entries]
-
-
-def _stat_or_none(entry: os.DirEntry[str]) -> os.stat_result | None:
-    try:
-        return entry.stat()
-    except OSError:
-        return None
 
 
 def _follows_to_dir(entry: os.DirEntry[str]) -> bool:
@@ -472,29 +473,36 @@ def list_folder(folder: str | os.PathLike[str]) -> Listing:
     extensions: Counter[str] = Counter()
     counts = dict.fromkeys(class_dirs, 0)
     ext_counts: Counter[str] = Counter()
+    fast_ext: Counter[str] = Counter()
     cut = len(root) + 1
     for class_index, cls in enumerate(class_dirs):
         n = 0
         for entries in _walk_class(os.path.join(root, cls), root, bad, notes):
+            # The common case (a plain, ASCII-named image file) costs its one stat and nothing
+            # else, in one comprehension: a 100k-file re-scan is mostly this.
+            try:
+                found = [
+                    (e.path[cut:], class_index, (st := e.stat()).st_size, st.st_mtime_ns)
+                    for e in entries
+                    if e.is_file(follow_symlinks=False)
+                    and (name := e.name.lower()).endswith(IMAGE_EXTENSIONS)
+                    and name.isascii()
+                ]
+            except OSError:
+                found = []  # a file vanished mid-listing: the careful path below says which
+            if len(found) == len(entries) and 0 not in map(_SIZE, found):
+                # Every entry is a non-empty image file: its extension is its last 4 characters
+                # (".jpg", ".png", ... and "jpeg" for ".jpeg"), counted in C.
+                fast_ext.update(map(str.lower, map(_LAST4, map(_REL, found))))
+                files.extend(found)
+                n += len(found)
+                continue
+            # Something else in this folder (rare): entry by entry.
             ext_counts.update(_extension(e.name) for e in entries)
-            # The common case (a plain ASCII-named image file) needs only its stat; comprehensions,
-            # because a 100k-file re-scan is mostly this.
-            fast = [
-                e
-                for e in entries
-                if e.name.lower().endswith(IMAGE_EXTENSIONS) and e.name.isascii() and not e.is_symlink()
-            ]
-            stats = _stat_all(fast)
-            found = [
-                (e.path[cut:], class_index, st.st_size, st.st_mtime_ns)
-                for e, st in zip(fast, stats, strict=True)
-                if st is not None and st.st_size
-            ]
+            found = [f for f in found if f[2]]
             files.extend(found)
             n += len(found)
-            if len(found) == len(entries):
-                continue
-            taken = {e.path[cut:] for e, st in zip(fast, stats, strict=True) if st is not None and st.st_size}
+            taken = {f[0] for f in found}
             for entry in entries:
                 rel = entry.path[cut:]
                 if rel in taken:
@@ -507,10 +515,12 @@ def list_folder(folder: str | os.PathLike[str]) -> Listing:
                 files.append((rel, class_index, verdict[0], verdict[1]))
                 n += 1
         counts[cls] = n
+    if "jpeg" in fast_ext:
+        fast_ext[".jpeg"] = fast_ext.pop("jpeg")
     extensions.update(ext_counts)
+    extensions.update(fast_ext)
     files.sort(key=itemgetter(0))  # relpaths are unique: comparing them alone is enough
-    # repr of the (relpath, class, size, mtime_ns) list: one C-level pass over 100k files.
-    digest = hashlib.sha1(repr(files).encode("utf-8", "surrogateescape"))
+    digest = hashlib.sha1(_fingerprint_bytes(files))
     if not files:
         first = f" (first: {bad[0]['path']}: {bad[0]['reason']})" if bad else ""
         raise DatasetError(
@@ -523,7 +533,7 @@ def list_folder(folder: str | os.PathLike[str]) -> Listing:
         classes=class_dirs,
         counts=counts,
         extensions=dict(sorted(extensions.items())),
-        total_bytes=sum(f[2] for f in files),
+        total_bytes=sum(map(_SIZE, files)),
         num_files=len(files),
         files=files,
         fingerprint=digest.hexdigest(),
@@ -672,23 +682,27 @@ def _verify_in_pool(root, todo, workers, record, should_stop, stop_now) -> None:
 
 def _assemble(listing: Listing, verdicts: list[Any]) -> ScanResult:
     """The ScanResult from the listing and its verdicts (in ``listing.files`` order)."""
-    files: list[tuple[str, int]] = []
-    sizes: list[tuple[int, int]] = []
     bad = list(listing.bad_files)
     notes = list(listing.notes)
-    good: list[tuple] = []
-    for (rel, class_index, _, _), verdict in zip(listing.files, verdicts, strict=True):
-        if verdict.__class__ is str:
-            bad.append({"path": rel, "reason": verdict})
-            continue
-        if verdict[4]:
-            notes.append({"path": rel, "note": verdict[4]})
-        files.append((rel, class_index))
-        sizes.append((verdict[2], verdict[3]))
-        good.append(verdict)
-    formats = Counter(v[0] for v in good)
-    modes = Counter(v[1] for v in good)
-    per_class = Counter(class_index for _, class_index in files)
+    if str not in set(map(type, verdicts)) and not any(map(itemgetter(4), verdicts)):
+        # Every file readable and without a caveat (the usual folder): C-level passes only.
+        files: list[tuple[str, int]] = list(map(itemgetter(0, 1), listing.files))
+        sizes: list[tuple[int, int]] = list(map(itemgetter(2, 3), verdicts))
+        good: list[tuple] = verdicts
+    else:
+        files, sizes, good = [], [], []
+        for (rel, class_index, _, _), verdict in zip(listing.files, verdicts, strict=True):
+            if verdict.__class__ is str:
+                bad.append({"path": rel, "reason": verdict})
+                continue
+            if verdict[4]:
+                notes.append({"path": rel, "note": verdict[4]})
+            files.append((rel, class_index))
+            sizes.append((verdict[2], verdict[3]))
+            good.append(verdict)
+    formats = Counter(map(itemgetter(0), good))
+    modes = Counter(map(itemgetter(1), good))
+    per_class = Counter(map(itemgetter(1), files))
     counts = {cls: per_class.get(i, 0) for i, cls in enumerate(listing.classes)}
     for cls, n in counts.items():
         if n == 0:
@@ -776,6 +790,10 @@ class VerificationJob:
     def finished(self) -> bool:
         return self._finished.is_set()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until verification ends (or ``timeout`` seconds); True when it has."""
+        return self._finished.wait(timeout)
+
     def progress(self) -> tuple[int, int]:
         """(files verified, files to verify)."""
         return (self.listing.num_files if self.finished else self._done), self.listing.num_files
@@ -815,7 +833,7 @@ def start_verification(
     changed, thanks to the cache).
     """
     listing = list_folder(folder)
-    from diagnostics.store import diag_home
+    from diagnostics.home import diag_home
 
     key = (listing.root, listing.fingerprint, str(diag_home(home).resolve()))
     with _JOBS_LOCK:
@@ -835,35 +853,36 @@ SUMMARY_CAP = 50  # bad files and notes kept in a summary; the totals say how ma
 _SIDE_BINS = (0, 128, 256, 512, 1024, 2048, 4096)
 
 
-def _median(values: list[int]) -> float | None:
-    if not values:
+def _median(ordered: list[int]) -> float | None:
+    """Median of an already sorted list."""
+    if not ordered:
         return None
-    ordered = sorted(values)
     mid = len(ordered) // 2
     return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def size_stats(sizes: list[tuple[int, int]]) -> dict[str, Any]:
     """Min/median/max of widths and heights, mean pixels, and a histogram of the longer side."""
-    widths = [int(w) for w, _ in sizes]
-    heights = [int(h) for _, h in sizes]
-    by_bin = Counter(bisect_right(_SIDE_BINS, max(wh)) - 1 for wh in sizes)
-    histogram = [by_bin.get(i, 0) for i in range(len(_SIDE_BINS))]
+    widths = list(map(itemgetter(0), sizes))
+    heights = list(map(itemgetter(1), sizes))
+    # Sorted once, then counted by bisection: C-level work, a 100k-image summary in milliseconds.
+    longer = sorted(map(max, widths, heights))
+    edges = [bisect_left(longer, edge) for edge in _SIDE_BINS] + [len(longer)]
+    histogram = [edges[i + 1] - edges[i] for i in range(len(_SIDE_BINS))]
+    sorted_widths, sorted_heights = sorted(widths), sorted(heights)
     return {
         "count": len(sizes),
         "width": {
-            "min": min(widths, default=None),
-            "median": _median(widths),
-            "max": max(widths, default=None),
+            "min": sorted_widths[0] if sizes else None,
+            "median": _median(sorted_widths),
+            "max": sorted_widths[-1] if sizes else None,
         },
         "height": {
-            "min": min(heights, default=None),
-            "median": _median(heights),
-            "max": max(heights, default=None),
+            "min": sorted_heights[0] if sizes else None,
+            "median": _median(sorted_heights),
+            "max": sorted_heights[-1] if sizes else None,
         },
-        "mean_pixels": sum(w * h for w, h in zip(widths, heights, strict=True)) / len(sizes)
-        if sizes
-        else None,
+        "mean_pixels": sum(map(mul, widths, heights)) / len(sizes) if sizes else None,
         "longer_side_bins": list(_SIDE_BINS),  # bin i counts sides in [bins[i], bins[i+1])
         "longer_side_counts": histogram,
     }
@@ -900,7 +919,7 @@ def scan_summary(
     data = scan.to_dict() if hasattr(scan, "to_dict") else dict(scan)
     if "bad_files_total" in data and "files" not in data:
         return data  # already a summary
-    sizes = [tuple(s) for s in data.get("sizes") or []]
+    sizes = data.get("sizes") or []  # (w, h) pairs; lists after a JSON round trip
     bad = list(data.get("bad_files") or [])
     notes = list(data.get("notes") or [])
     return {

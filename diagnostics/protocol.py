@@ -7,7 +7,8 @@ Every event has ``kind`` and ``t`` (``time.monotonic()``: one clock for both pro
     kind         fields besides kind and t
     ready        pid, rss_bytes, python, tensorflow, keras, gpus (list of names), num_images,
                  composition (the baseline: a composition body without kind/t/reason/epoch; absent
-                 when the probe is off)
+                 when the probe is off), imported_t (monotonic end of the TensorFlow import: before
+                 ``t`` by the wait for the runner's "go" when spawned with --wait-for-go)
     epoch_start  epoch (0-based)
     step         epoch, step (last step done, 0-based), images (delivered so far this epoch);
                  batched: at most about 4 per second, plus one at the end of each epoch

@@ -24,6 +24,7 @@ import ctypes
 import fcntl
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -279,41 +280,71 @@ def start_trial_in_background(
 ) -> int:
     """Validate and queue now (raising bad input here); run in a long-lived thread.
 
-    Returns the run id at once; the run's row in the store tells how it goes. When the folder's
-    verification is still running (a big folder just picked), the run is created from the listing
-    and its thread waits for verification, storing ``scan_progress`` on the run; a folder the
-    loader cannot use then ends the run ``failed`` with the DatasetError's message.
+    Returns the run id at once; the run's row in the store tells how it goes. When no other trial
+    holds the queue, the trial thread spawns the worker first, so it imports TensorFlow while this
+    call lists the folder, checks the config and stores the run (see ``_Trial.prestart``). When the
+    folder's verification is still running (a big folder just picked), the run is created from the
+    listing and its thread waits for verification, storing ``scan_progress`` on the run; a folder
+    the loader cannot use then ends the run ``failed`` with the DatasetError's message.
     """
     from diagnostics import dataset
 
     store = store or Store()
     validate(config)
     root = dataset.resolve_dataset(config.dataset, allowed_roots)
-    job = dataset.start_verification(root, home=store.home)
     # The trial thread gets its own Store object: SQLite connections are per thread anyway, and
     # this keeps the caller's object free of state from a thread it does not own.
     own = Store(store.home, store.busy_timeout_ms)
-    if job.finished:
-        run_id, config, scan = _create_checked(config, root, job.result(), store, sweep_id)
-        target = _Trial(own, run_id, config, scan).run
-    else:
-        run_id = store.create_run(
-            config.replace(dataset=str(root)), job.listing.to_summary(), sweep_id=sweep_id
-        )
-        store.update_run(run_id, scan_progress=_progress_record(job))
+    handoff: queue.SimpleQueue = queue.SimpleQueue()
 
-        def target() -> None:
-            trial = _after_verification(own, run_id, config, root, job)
-            if trial is not None:
-                trial.run()
+    def target() -> None:
+        trial = _Trial(own, None, config, None)
+        try:
+            trial.prestart()  # the worker's import overlaps everything below, when the queue is free
+        except Exception:
+            trial.discard()  # spawned when its turn comes instead, as without a free queue
+        plan = handoff.get()
+        try:
+            if plan is None:
+                return  # bad input: the caller raised it
+            run_id, prepared, job = plan
+            if prepared is None:
+                if trial.proc is not None and not job.wait(EARLY_WAIT_SECONDS):
+                    trial.discard()  # a long verification: no idle worker holding the queue meanwhile
+                prepared = _after_verification(own, run_id, config, root, job)
+                if prepared is None:
+                    return
+            trial.prepared(run_id, *prepared)
+            trial.run()
+        finally:
+            trial.discard()  # no-op once the trial ran
 
-    thread = threading.Thread(target=target, name=f"trial-{run_id}", daemon=True)
-    _background[run_id] = thread
+    thread = threading.Thread(target=target, name="trial-starting", daemon=True)
     thread.start()
+    try:
+        job = dataset.start_verification(root, home=store.home)
+        if job.finished:
+            run_id, checked_config, scan = _create_checked(config, root, job.result(), store, sweep_id)
+            plan = (run_id, (checked_config, scan), job)
+        else:
+            run_id = store.create_run(
+                config.replace(dataset=str(root)), job.listing.to_summary(), sweep_id=sweep_id
+            )
+            store.update_run(run_id, scan_progress=_progress_record(job))
+            plan = (run_id, None, job)
+    except BaseException:
+        handoff.put(None)
+        raise
+    thread.name = f"trial-{run_id}"
+    _background[run_id] = thread
+    handoff.put(plan)
     return run_id
 
 
 SCAN_PROGRESS_SECONDS = 0.5
+# How long a worker spawned at Run waits, idle, for its folder's verification before it is let go
+# (and the queue freed): about an import's length, so a folder that changed a little keeps it.
+EARLY_WAIT_SECONDS = 3.0
 
 
 def _progress_record(job: Any) -> dict[str, Any]:
@@ -323,15 +354,15 @@ def _progress_record(job: Any) -> dict[str, Any]:
 
 def _after_verification(
     store: Store, run_id: int, config: TrialConfig, root: Path, job: Any
-) -> _Trial | None:
-    """Wait for the folder's verification (progress on the run), then finish preparing it."""
+) -> tuple[TrialConfig, Any] | None:
+    """Wait for the folder's verification (progress on the run), then finish preparing the run:
+    (config, scan), or None when it ended here (cancelled, or a folder the loader cannot use)."""
     try:
-        while not job.finished:
+        while not job.wait(SCAN_PROGRESS_SECONDS):
             if store.cancel_requested(run_id):
                 _end_early(store, run_id, "cancelled", "cancelled while the folder was being verified")
                 return None
             store.update_run(run_id, scan_progress=_progress_record(job))
-            time.sleep(SCAN_PROGRESS_SECONDS)
         store.update_run(run_id, scan_progress=_progress_record(job))
         config, scan, code, summary = _checked(config, root, job.result(), store)
     except (DatasetError, ConfigError) as exc:
@@ -340,7 +371,7 @@ def _after_verification(
     store.update_run(
         run_id, scan=summary, config=config, snippet=code, dataset_fingerprint=summary["fingerprint"]
     )
-    return _Trial(store, run_id, config, scan)
+    return config, scan
 
 
 def _end_early(store: Store, run_id: int, status: str, message: str) -> None:
@@ -582,15 +613,66 @@ class _Trial:
         self.peak_tree_rss_bytes = 0
         self.store_failure: str | None = None  # why the store refused rows (not a mere lock)
         self.stop: KeyboardInterrupt | None = None  # Ctrl-C / SIGTERM: re-raised once stored
+        # Set by prestart: the queue's lock, the trial folder and the readers of a worker spawned
+        # before the run was prepared.
+        self.lock_fd: int | None = None
+        self.folder: str | None = None
+        self.readers: list[threading.Thread] = []
+
+    def prestart(self) -> bool:
+        """Spawn the worker now if no trial holds the queue: it imports TensorFlow, then waits for
+        a "go" line on its stdin before reading its config file (``prepared`` + ``run`` send it).
+
+        Called from the thread that will run the trial (PR_SET_PDEATHSIG is per thread). False,
+        and nothing started, when the queue is busy: ``run`` then waits for its turn as usual.
+        """
+        fd = os.open(self.store.home / "trial.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.lock_fd = fd
+        try:
+            self.folder = make_trial_folder()
+            self._spawn(Path(self.folder) / "trial.json", wait_for_go=True)
+            self.readers = self._start_readers()  # log lines keep their arrival time meanwhile
+        except BaseException:
+            self.discard()
+            raise
+        return True
+
+    def prepared(self, run_id: int, config: TrialConfig, scan: Any) -> None:
+        self.run_id, self.config, self.scan = run_id, config, scan
+        if config.memory_budget_bytes is not None:
+            self.budget_bytes = config.memory_budget_bytes
+
+    def discard(self) -> None:
+        """Undo what a prestart left when its run never came (bad input, long verification) or
+        ``run`` stopped before taking it over; a no-op after a normal run."""
+        if self.proc is not None and self.proc.returncode is None:
+            self._kill_tree()
+            self.proc.wait()
+            for reader in self.readers:
+                reader.join(timeout=5)
+            self.proc, self.sampler, self.readers = None, None, []
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+        if self.lock_fd is not None:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+            os.close(self.lock_fd)
+            self.lock_fd = None
 
     # The whole trial; never raises except KeyboardInterrupt-free: every outcome lands in the store.
     def run(self) -> None:
         """The whole trial. Every outcome lands in the store; a stop signal (Ctrl-C, SIGTERM) is
         re-raised once the cancelled run is stored, with ``.run_id``, so a sweep stops too."""
-        lock_fd = None
+        lock_fd, self.lock_fd = self.lock_fd, None  # a prestarted trial already holds the queue
         status, message = "failed", None
         try:
-            lock_fd = self._wait_for_turn()
+            if lock_fd is None:
+                lock_fd = self._wait_for_turn()
             if lock_fd is None:
                 status, message = "cancelled", "cancelled while waiting in the queue"
             else:
@@ -644,16 +726,24 @@ class _Trial:
         self.store.update_run(
             self.run_id, status="running", started=time.time(), memory_budget_bytes=self.budget_bytes
         )
-        # The worker's only copy of the file list (the store keeps the summary). Removed on every
-        # exit path here; a runner killed outright leaves it to clean_stale_trial_folders.
-        tmp = make_trial_folder()
+        # The worker's input. Removed on every exit path here; a runner killed outright leaves it
+        # to clean_stale_trial_folders.
+        tmp, self.folder = self.folder or make_trial_folder(), None
         try:
             config_path = Path(tmp) / "trial.json"
             scan_dict = self.scan.to_dict() if hasattr(self.scan, "to_dict") else dict(self.scan)
-            scan_dict.pop("sizes", None)  # the worker needs the files, not their pixel sizes
+            # The snippet lists the folder itself (root, classes, SKIP): the worker needs neither
+            # the file list nor the pixel sizes, and parsing 100k of them delays its first step.
+            scan_dict.pop("sizes", None)
+            scan_dict.pop("files", None)
             config_path.write_text(json.dumps({"config": self.config.to_dict(), "scan": scan_dict}))
-            self._spawn(config_path)
-            readers = self._start_readers()
+            if self.proc is None:
+                self._spawn(config_path)
+                self.readers = self._start_readers()
+            else:
+                self._go()
+            readers = self.readers
+            self.store.update_run(self.run_id, worker_pid=self.proc.pid, t_started=self.t_started)
             try:
                 outcome = self._watch()
             finally:
@@ -666,7 +756,15 @@ class _Trial:
             shutil.rmtree(tmp, ignore_errors=True)
         return outcome
 
-    def _spawn(self, config_path: Path) -> None:
+    def _go(self) -> None:
+        """Tell a prestarted worker that its config file is written."""
+        try:
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.close()
+        except OSError:
+            pass  # it died during its import: the watch loop reads why from its exit and stderr
+
+    def _spawn(self, config_path: Path, wait_for_go: bool = False) -> None:
         read_fd, write_fd = os.pipe()
         env = dict(os.environ)
         env[EVENT_FD_ENV] = str(write_fd)
@@ -674,10 +772,11 @@ class _Trial:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         test_worker = os.environ.get(TEST_WORKER_ENV)
         head = [sys.executable, test_worker] if test_worker else [sys.executable, "-m", "diagnostics.worker"]
+        wait = ["--wait-for-go"] if wait_for_go else []
         try:
             self.proc = subprocess.Popen(
-                [*head, "--config", str(config_path)],
-                stdin=subprocess.DEVNULL,
+                [*head, "--config", str(config_path), *wait],
+                stdin=subprocess.PIPE if wait_for_go else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 pass_fds=(write_fd,),
@@ -688,7 +787,6 @@ class _Trial:
             os.close(write_fd)  # the worker holds the only write end: EOF means it is gone
         self.t_started = time.monotonic()
         self.events_file = os.fdopen(read_fd, "rb")
-        self.store.update_run(self.run_id, worker_pid=self.proc.pid, t_started=self.t_started)
         try:
             self.sampler = TreeSampler(self.proc.pid)
         except psutil.Error:

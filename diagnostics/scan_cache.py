@@ -42,7 +42,7 @@ Verdict = tuple[str, str, int, int, "str | None"] | str
 
 
 def cache_path(home: str | os.PathLike | None, root: str) -> Path:
-    from diagnostics.store import diag_home
+    from diagnostics.home import diag_home
 
     name = hashlib.sha1(root.encode("utf-8", "surrogateescape")).hexdigest()[:20]
     return diag_home(home) / "scan_cache" / f"{name}.sqlite"
@@ -84,7 +84,10 @@ class ScanCache:
             row = self.conn.execute("SELECT fingerprint, data FROM snapshot WHERE id = 0").fetchone()
             if row is None or row[0] != fingerprint:
                 return None
-            return [tuple(v) if isinstance(v, list) else v for v in marshal.loads(row[1])]
+            verdicts = marshal.loads(row[1])
+            if list in set(map(type, verdicts)):  # marshal keeps tuples; older blobs may differ
+                verdicts = [tuple(v) if isinstance(v, list) else v for v in verdicts]
+            return verdicts
         except (sqlite3.DatabaseError, ValueError, EOFError, TypeError):
             return None  # another Python's marshal format, or damage: the rows still answer
 

@@ -36,6 +36,7 @@ import pandas as pd
 
 from diagnostics import throughput
 from diagnostics.errors import StoreBusy, StoreError
+from diagnostics.home import DEFAULT_HOME, diag_home
 
 __all__ = [
     "ACTIVE_SWEEP_STATUSES",
@@ -48,7 +49,6 @@ __all__ = [
     "process_create_time",
 ]
 
-DEFAULT_HOME = ".diagnostics"
 SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 3000
 RUN_STATUSES = (
@@ -257,11 +257,6 @@ _LIST_COLUMNS = [
     "error",
     *OPTION_COLUMNS,
 ]
-
-
-def diag_home(home: str | os.PathLike | None = None) -> Path:
-    """The store folder: the argument, else ``$DIAG_HOME``, else ``./.diagnostics``."""
-    return Path(home or os.environ.get("DIAG_HOME") or DEFAULT_HOME)
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> int:

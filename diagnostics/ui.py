@@ -20,6 +20,8 @@ import pandas as pd
 from diagnostics import analysis, throughput
 from diagnostics.config import COLOR_MODES, INTERPOLATIONS, MODELS, MODES, TrialConfig
 from diagnostics.store import ACTIVE_SWEEP_STATUSES
+from diagnostics.units import format_bytes
+from diagnostics.units import is_missing as _missing
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -123,32 +125,8 @@ STATUS_ICONS = {
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(isinstance(value, float) and math.isnan(value))
-    except TypeError:
-        return False
-
-
 def mib(value_bytes: float | None) -> float | None:
     return None if _missing(value_bytes) else float(value_bytes) / MIB
-
-
-def format_bytes(value_bytes: float | None, *, signed: bool = False) -> str:
-    """1536 -> '1.5 KiB'; None -> '–'. ``signed`` adds '+' to positive values (deltas)."""
-    if _missing(value_bytes):
-        return "–"
-    value = float(value_bytes)
-    sign = "-" if value < 0 else ("+" if signed and value > 0 else "")
-    value = abs(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            text = f"{value:.0f}" if unit == "B" else f"{value:.1f}"
-            return f"{sign}{text} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def format_seconds(value_seconds: float | None) -> str:

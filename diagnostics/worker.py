@@ -276,10 +276,19 @@ def _inject_fault(fault: str | None) -> None:
     raise ValueError(f"unknown {FAULT_ENV} {fault!r}")
 
 
-def run(payload: dict[str, Any], events: EventWriter) -> dict[str, Any] | None:
-    """Execute the trial; returns the probe's stats (None when the probe is off)."""
+def run(
+    payload: dict[str, Any], events: EventWriter, imported_t: float | None = None
+) -> dict[str, Any] | None:
+    """Execute the trial; returns the probe's stats (None when the probe is off).
+
+    ``imported_t``: when TensorFlow's import ended, if it was imported before the config arrived
+    (``--wait-for-go``); ``ready`` reports it so the import can be told from the wait.
+    """
     import keras
     import tensorflow as tf
+
+    if imported_t is None:
+        imported_t = time.monotonic()
 
     from diagnostics import probe as probe_lib
     from diagnostics.config import TrialConfig
@@ -311,6 +320,7 @@ def run(payload: dict[str, Any], events: EventWriter) -> dict[str, Any] | None:
         keras=keras.__version__,
         gpus=gpus,
         num_images=int(scan.get("num_images") or 0),
+        imported_t=imported_t,
     )
     _inject_fault(os.environ.get(FAULT_ENV))
 
@@ -337,15 +347,29 @@ def run(payload: dict[str, Any], events: EventWriter) -> dict[str, Any] | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m diagnostics.worker")
     parser.add_argument("--config", required=True, help="JSON file with the trial config and scan")
+    parser.add_argument(
+        "--wait-for-go",
+        action="store_true",
+        help='import TensorFlow first, then wait for a "go" line on stdin before reading --config',
+    )
     args = parser.parse_args(argv)
     _watch_parent()
     events = EventWriter.from_env()
     root = None
     try:
+        imported_t = None
+        if args.wait_for_go:
+            # Spawned at Run: the runner prepares the trial (and writes --config) meanwhile.
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+
+            imported_t = time.monotonic()
+            if sys.stdin.readline().strip() != "go":
+                return 0  # the runner let this worker go before its trial was prepared
         with open(args.config, encoding="utf-8") as f:
             payload = json.load(f)
         root = (payload.get("scan") or {}).get("root")
-        probe_stats = run(payload, events)
+        probe_stats = run(payload, events, imported_t)
     except Exception as exc:
         traceback.print_exc()  # stderr too, so the log view has it beside TF's own lines
         events.emit(

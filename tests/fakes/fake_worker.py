@@ -76,16 +76,26 @@ def _pipeline_body(cached: int, shuffled: int, parallelism: int, images: int) ->
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
+    parser.add_argument("--wait-for-go", action="store_true")
     args = parser.parse_args()
+    if os.environ.get("FAKE_PID_FILE"):
+        with open(os.environ["FAKE_PID_FILE"], "w") as f:
+            f.write(str(os.getpid()))
+    if args.wait_for_go:
+        # Spawned at Run, like the real worker: its "import" (the sleep below in modes that
+        # die importing) happens before the go; the config file is written when it arrives.
+        if os.environ.get("FAKE_MODE") == "import_exit":
+            time.sleep(0.3)
+            print("Traceback (most recent call last):", file=sys.stderr)
+            print("ImportError: scripted failure while importing tensorflow", file=sys.stderr, flush=True)
+            return 1
+        if sys.stdin.readline().strip() != "go":
+            return 0
     with open(args.config) as f:
         payload = json.load(f)
     config, scan = payload["config"], payload["scan"]
     mode = os.environ.get("FAKE_MODE", "normal")
     epoch_seconds = float(os.environ.get("FAKE_EPOCH_SECONDS", "0.3"))
-    if os.environ.get("FAKE_PID_FILE"):
-        with open(os.environ["FAKE_PID_FILE"], "w") as f:
-            f.write(str(os.getpid()))
-
     events = os.fdopen(int(os.environ["DIAG_EVENT_FD"]), "w", buffering=1)
 
     def emit(kind: str, **fields) -> None:

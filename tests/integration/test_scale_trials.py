@@ -53,3 +53,24 @@ def test_keras_directory_reads_the_gif(tmp_path: Path, diag_home: Path) -> None:
     assert run["status"] == "completed", run["error"]
     assert [e["images"] for e in run["summary"]["epochs"]] == [7]
     assert "delivered_fewer" not in {f["id"] for f in run["findings"]}
+
+
+def test_run_pressed_spawns_the_real_worker_first_and_it_waits_for_its_config(
+    tmp_path: Path, diag_home: Path
+) -> None:
+    from diagnostics import runner
+
+    root = _folder_with_a_gif(tmp_path / "ds")
+    store = Store()
+    config = TrialConfig(dataset=str(root), loader="tfdata_map_batch", epochs=1, image_size=(16, 16))
+    run_id = runner.start_trial_in_background(config, store, allowed_roots=[tmp_path])
+    assert runner.join_background(run_id, timeout=120)
+    run = store.get_run(run_id)
+    assert run["status"] == "completed", run["error"]
+    assert [e["images"] for e in run["summary"]["epochs"]] == [7]
+    events = store.events(run_id)
+    ready = events[events["kind"] == "ready"].iloc[0]
+    # TensorFlow was imported before the config arrived; the baseline is still taken after it.
+    assert run["t_started"] < ready["data"]["imported_t"] <= ready["t"] == run["t_ready"]
+    mine = glob.glob(os.path.join(tempfile.gettempdir(), f"{TRIAL_FOLDER_PREFIX}{os.getpid()}-*"))
+    assert mine == []

@@ -247,3 +247,101 @@ def test_bad_input_is_refused_before_anything_is_stored(store, config, tmp_path)
     with pytest.raises(DatasetError, match="nowhere"):
         run_trial(config.replace(dataset=str(tmp_path / "nowhere")), store, allowed_roots=[tmp_path])
     assert store.list_runs().empty
+
+
+# -- the worker spawned at Run: its import overlaps the preparation ---------------------------------
+
+
+def test_background_run_spawns_the_worker_before_preparing(store, config, monkeypatch):
+    from diagnostics import dataset
+
+    real = dataset.start_verification
+
+    def slow_listing(*args, **kwargs):  # a big folder's listing, at press
+        time.sleep(0.6)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dataset, "start_verification", slow_listing)
+    pressed = time.monotonic()
+    run_id = start_trial_in_background(config, store)
+    returned = time.monotonic()
+    assert join_background(run_id, timeout=20)
+    run = store.get_run(run_id)
+    assert run["status"] == "completed", run["error"]
+    # Spawned while the folder was being listed, not after: the import no longer waits for it.
+    assert pressed <= run["t_started"] < returned - 0.4
+    assert run["t_started"] < run["t_ready"]
+    assert run["config"]["dataset"] == str(Path(config.dataset).resolve())
+    assert [e["images"] for e in run["summary"]["epochs"]] == [550, 550]
+
+
+def test_bad_input_after_the_early_spawn_leaves_no_worker_lock_or_folder(
+    store, config, monkeypatch, tmp_path
+):
+    import tempfile
+
+    from diagnostics import dataset
+
+    pid_file = tmp_path / "pid"
+    monkeypatch.setenv("FAKE_PID_FILE", str(pid_file))
+    monkeypatch.setenv("FAKE_MODE", "hang")
+    real = dataset.start_verification
+    before = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(f"diag-trial-{os.getpid()}-")}
+
+    def refused(*args, **kwargs):
+        _wait_for(lambda: pid_file.exists() and pid_file.read_text(), what="the early worker")  # it started
+        raise DatasetError("scripted: folder refused")
+
+    monkeypatch.setattr(dataset, "start_verification", refused)
+    with pytest.raises(DatasetError, match="scripted"):
+        start_trial_in_background(config, store)
+    assert store.runs() == []
+    # Its config never came: the waiting worker was ended (it exits on EOF or the kill).
+    _wait_for(lambda: _gone(int(pid_file.read_text())), what="the early worker gone")
+    _wait_for(
+        lambda: (
+            {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(f"diag-trial-{os.getpid()}-")}
+            <= before
+        ),
+        what="the trial folder removed",
+    )
+    # And the queue is free: the next run completes.
+    monkeypatch.setattr(dataset, "start_verification", real)
+    monkeypatch.setenv("FAKE_MODE", "normal")
+    pid_file.unlink()
+    run_id = start_trial_in_background(config, store)
+    assert join_background(run_id, timeout=20)
+    assert store.get_run(run_id)["status"] == "completed"
+
+
+def test_a_busy_queue_spawns_nothing_early(store, config, monkeypatch):
+    monkeypatch.setenv("FAKE_MODE", "hang")
+    first = start_trial_in_background(config, store)
+    _wait_for(lambda: store.get_run(first)["t_ready"] is not None, what="first ready")
+    second = start_trial_in_background(config, store)
+    time.sleep(0.5)
+    assert store.get_run(second)["worker_pid"] is None  # waits for its turn, no idle import
+    kids = [p for p in psutil.Process().children(recursive=True) if "fake_worker" in " ".join(p.cmdline())]
+    assert len(kids) == 1
+    store.request_cancel(second)
+    store.request_cancel(first)
+    assert join_background(first, timeout=10) and join_background(second, timeout=10)
+
+
+def test_worker_payload_has_no_file_list(store, config, monkeypatch, tmp_path):
+    import json as json_lib
+
+    from diagnostics import runner
+
+    seen = {}
+    real_go = runner._Trial._go
+
+    def spy(self):
+        seen.update(json_lib.loads((Path(self.proc.args[self.proc.args.index("--config") + 1])).read_text()))
+        real_go(self)
+
+    monkeypatch.setattr(runner._Trial, "_go", spy)
+    run_id = start_trial_in_background(config, store)
+    assert join_background(run_id, timeout=20)
+    assert store.get_run(run_id)["status"] == "completed"
+    assert seen["scan"]["num_images"] == 550 and "files" not in seen["scan"] and "sizes" not in seen["scan"]

@@ -75,6 +75,80 @@ def test_warm_rescan_opens_nothing_and_a_change_reverifies_only_it(
     assert {b["path"] for b in third.bad_files} == {"c1/img_000001.png"}
 
 
+def test_added_and_deleted_files_are_noticed_and_only_new_ones_opened(
+    tmp_path: Path, diag_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from diagnostics.scan_cache import ScanCache
+
+    root = make_folder(tmp_path / "ds", 12)
+    dataset.scan(root)
+    # Unchanged: the one snapshot answers; the per-file rows are not even read.
+    rows = ScanCache.load
+    monkeypatch.setattr(ScanCache, "load", lambda self: pytest.fail("rows read for an unchanged folder"))
+    assert dataset.scan(root).num_images == 12
+    monkeypatch.setattr(ScanCache, "load", rows)
+    opened: list[str] = []
+    real = dataset._inspect
+    monkeypatch.setattr(dataset, "_inspect", lambda path: opened.append(path) or real(path))
+    (root / "c0" / "img_000000.png").unlink()
+    (root / "c3" / "new.png").write_bytes(_tiny_png())
+    result = dataset.scan(root)
+    assert opened == [str(root / "c3" / "new.png")]
+    rels = [rel for rel, _ in result.files]
+    assert "c0/img_000000.png" not in rels and "c3/new.png" in rels and result.num_images == 12
+    assert result.counts == {"c0": 2, "c1": 3, "c2": 3, "c3": 4}
+    cache = ScanCache(diag_home, result.root)
+    assert "c0/img_000000.png" not in cache.load()  # the deleted file's row is gone too
+    cache.close()
+
+
+def test_a_file_rewritten_in_place_is_verified_again(tmp_path: Path, diag_home: Path) -> None:
+    root = make_folder(tmp_path / "ds", 6)
+    first = dataset.scan(root)
+    target = root / "c1" / "img_000001.png"
+    stat = target.stat()
+    target.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (stat.st_size - 8))  # same size, new mtime
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    again = dataset.scan(root)
+    assert again.fingerprint != first.fingerprint
+    assert [b["path"] for b in again.bad_files] == ["c1/img_000001.png"] and again.num_images == 5
+
+
+def test_listing_of_mixed_folders_counts_every_extension(tmp_path: Path) -> None:
+    root = make_folder(tmp_path / "ds", 8, classes=2)
+    (root / "c0" / "upper.JPEG").write_bytes(_tiny_png())
+    (root / "c0" / "photo.jpeg").write_bytes(_tiny_png())
+    (root / "c1" / "empty.png").write_bytes(b"")
+    (root / "c1" / "notes.md").write_text("x")
+    (root / "c1" / "sub").mkdir()
+    (root / "c1" / "sub" / "deep.Jpg").write_bytes(_tiny_png())
+    listing = dataset.list_folder(root)
+    assert listing.extensions == {".jpeg": 2, ".jpg": 1, ".md": 1, ".png": 9}
+    assert listing.counts == {"c0": 6, "c1": 5} and listing.num_files == 11
+    assert {b["path"]: b["reason"] for b in listing.bad_files}["c1/empty.png"] == "empty file (0 bytes)"
+    assert "c1/sub/deep.Jpg" in [f[0] for f in listing.files]
+    assert [f[0] for f in listing.files] == sorted(f[0] for f in listing.files)
+
+
+def test_a_file_gone_between_listing_and_stat_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_folder(tmp_path / "ds", 8, classes=2)
+    real = dataset._walk_class
+
+    def racing(class_dir, *args):
+        for entries in real(class_dir, *args):
+            if class_dir.endswith("c1"):
+                os.unlink(entries[0].path)  # listed by scandir, deleted before its stat
+            yield entries
+
+    monkeypatch.setattr(dataset, "_walk_class", racing)
+    listing = dataset.list_folder(root)
+    assert listing.counts == {"c0": 4, "c1": 3}
+    (gone,) = listing.bad_files
+    assert gone["path"].startswith("c1/") and gone["reason"].startswith("cannot read")
+
+
 def test_image_size_dtype_colour_never_rescan(tmp_path: Path, diag_home: Path, monkeypatch) -> None:
     root = make_folder(tmp_path / "ds", 8)
     result = dataset.scan(root)
