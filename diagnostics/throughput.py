@@ -25,6 +25,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from diagnostics.units import number as _number
+
 __all__ = [
     "AUTORANGE_MAX_EPOCHS",
     "DEFINITION",
@@ -58,14 +60,6 @@ DEFINITION = (
     f"Stable only when those epochs lasted at least {MIN_MEASURED_SECONDS:g} s together and read "
     f"at least {MIN_MEASURED_IMAGES} images."
 )
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 def measure(epochs: Sequence[Mapping[str, Any]] | None) -> dict[str, Any]:

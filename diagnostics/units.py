@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["format_bytes", "is_missing"]
+__all__ = ["format_bytes", "is_missing", "number"]
 
 
 def is_missing(value: Any) -> bool:
@@ -17,6 +17,15 @@ def is_missing(value: Any) -> bool:
         return bool(isinstance(value, float) and math.isnan(value))
     except TypeError:
         return False
+
+
+def number(value: Any) -> float | None:
+    """A float, or None for None, NaN and anything that is not a number."""
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(result) else result
 
 
 def format_bytes(value_bytes: float | None, *, signed: bool = False) -> str:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from diagnostics.units import number as _num
 
 MiB = 1024**2
 
 # -- small helpers ---------------------------------------------------------------------------------
-
-
-def _num(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
 
 
 def _int(value: Any) -> int | None:

@@ -20,8 +20,8 @@ from diagnostics import scenarios, ui
 from diagnostics.config import TrialConfig
 from diagnostics.store import Store
 from tests.app.synthetic import fill_store
+from tests.processes import wait_for
 from tests.store_damage import corrupt_table_root
-from tests.unit.test_runner_fake import _wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = REPO / "sample_data"
@@ -64,7 +64,7 @@ def test_a_killed_cli_runner_shows_as_interrupted_without_cancel(home, tmp_path)
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 30, "the worker")
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 30, "the worker")
         at = app_at("pages/run.py")
         assert "Running" in _texts(at)
         assert [b for b in at.button if b.key == "run_cancel"], "a live run offers Cancel"
@@ -180,7 +180,7 @@ def test_a_killed_cli_sweep_reads_as_interrupted_and_keeps_its_finished_trials(h
     store = Store(home)
     try:
         # One trial finished, the next one running: the moment a killed sweep leaves behind.
-        _wait_for(
+        wait_for(
             lambda: "completed" in (s := _sweep_statuses(store)) and s[-1] == "running",
             120,
             "a finished trial and a running one",

@@ -33,6 +33,7 @@ from diagnostics.executors.ray import DATASET_MAP_ENV, SLOT_RESOURCE  # noqa: E4
 from diagnostics.runner import recover_interrupted  # noqa: E402
 from diagnostics.store import Store  # noqa: E402
 from diagnostics.sweep import run_sweep  # noqa: E402
+from tests.processes import gone, wait_for  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.tf]
 
@@ -51,23 +52,6 @@ def cluster():
     yield cluster, nodes
     ray.shutdown()
     cluster.shutdown()
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def _config(sample_data_dir: Path, **options) -> TrialConfig:
@@ -165,14 +149,14 @@ def test_cancel_reaches_the_worker_on_the_node_and_a_trial_waiting_for_one(
         daemon=True,
     )
     thread.start()
-    running = _wait_for(
+    running = wait_for(
         lambda: (r := [r for r in store.runs(["running"]) if r.get("t_ready")]) and len(r) == 2 and r,
         60,
         "two remote workers",
     )
     (waiting,) = store.runs(["queued"])  # two slots: the third waits for a node
     store.request_cancel(waiting["id"])
-    _wait_for(lambda: store.get_run(waiting["id"])["status"] == "cancelled", 10, "the waiting trial's cancel")
+    wait_for(lambda: store.get_run(waiting["id"])["status"] == "cancelled", 10, "the waiting trial's cancel")
     assert store.get_run(waiting["id"])["error"] == "cancelled while waiting for a node"
     for run in running:
         store.request_cancel(run["id"])
@@ -181,7 +165,7 @@ def test_cancel_reaches_the_worker_on_the_node_and_a_trial_waiting_for_one(
     for run in running:
         run = store.get_run(run["id"])
         assert run["status"] == "cancelled" and run["error"] == "cancelled on request"
-        assert _gone(run["worker_pid"])  # the node's runner killed it (the nodes are on this machine)
+        assert gone(run["worker_pid"])  # the node's runner killed it (the nodes are on this machine)
 
 
 def test_a_scenario_runs_through_the_cluster_too(cluster, diag_home, sample_data_dir, monkeypatch):
@@ -224,7 +208,7 @@ def test_a_node_that_dies_mid_trial_interrupts_its_run_and_the_sweep_goes_on(
 
     thread = threading.Thread(target=sweep, daemon=True)
     thread.start()
-    victim = _wait_for(
+    victim = wait_for(
         lambda: next(
             (r for r in store.runs(["running"]) if r.get("t_ready") and (r["host"] or {}).get("ray")), None
         ),
@@ -239,7 +223,7 @@ def test_a_node_that_dies_mid_trial_interrupts_its_run_and_the_sweep_goes_on(
     dead = runs.pop(victim["id"])
     assert dead["status"] == "interrupted", dead["error"]
     assert node.node_id[:12] in dead["error"] and "died or left the Ray cluster" in dead["error"]
-    assert _gone(dead["worker_pid"])  # the worker died with its node
+    assert gone(dead["worker_pid"])  # the worker died with its node
     assert len(runs) >= 2 and all(r["status"] == "completed" for r in runs.values()), [
         (r["status"], r["error"]) for r in runs.values()
     ]
@@ -265,7 +249,7 @@ def test_the_driver_dying_leaves_no_worker_alive_on_any_node(cluster, diag_home,
     )
     store = Store(diag_home)
     try:
-        pids = _wait_for(
+        pids = wait_for(
             lambda: (
                 (p := [r["worker_pid"] for r in store.runs(["running"]) if r.get("t_ready")])
                 and len(p) == 2
@@ -279,9 +263,9 @@ def test_the_driver_dying_leaves_no_worker_alive_on_any_node(cluster, diag_home,
         driver.send_signal(signal.SIGKILL)
         driver.wait()
     killed = time.monotonic()
-    _wait_for(lambda: all(_gone(pid) for pid in pids), 30, "the remote workers to die with the driver")
+    wait_for(lambda: all(gone(pid) for pid in pids), 30, "the remote workers to die with the driver")
     print(f"workers gone {time.monotonic() - killed:.2f} s after the driver's SIGKILL")
     # Ray ended the tasks' processes (the job is gone) and the workers died with them
     # (PR_SET_PDEATHSIG), not the relay giving up (that takes ~5 s of failed sends).
-    assert all(_gone(pid) for pid in tasks)
+    assert all(gone(pid) for pid in tasks)
     assert sorted(recover_interrupted(store)) == sorted(store.get_sweep(1)["run_ids"])

@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from diagnostics.runner import recover_interrupted
 from diagnostics.store import Store
+from tests.processes import gone
 
 pytestmark = pytest.mark.tf
 
@@ -36,13 +36,6 @@ def _cli(args, home: Path, timeout: float = 240, **extra) -> subprocess.Complete
         text=True,
         timeout=timeout,
     )
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def test_budget_kill_of_a_memory_cache_keeps_samples(tmp_path):
@@ -74,7 +67,7 @@ def test_budget_kill_of_a_memory_cache_keeps_samples(tmp_path):
     samples = store.samples(run["id"])
     assert len(samples) > 20
     assert samples["rss_bytes"].iloc[-1] > 700 * MIB
-    assert _gone(run["worker_pid"])
+    assert gone(run["worker_pid"])
 
 
 def test_timeout_on_a_long_run(tmp_path):
@@ -87,7 +80,7 @@ def test_timeout_on_a_long_run(tmp_path):
     assert "timed_out" in result.stdout
     assert elapsed < 12 + 30  # killed at the timeout, not at the end of 200 epochs
     (run,) = Store(tmp_path).runs()
-    assert run["status"] == "timed_out" and _gone(run["worker_pid"])
+    assert run["status"] == "timed_out" and gone(run["worker_pid"])
 
 
 def test_worker_that_dies_silently_fails_with_stderr_tail(tmp_path):
@@ -121,13 +114,13 @@ def test_sigkill_of_the_cli_leaves_no_worker_and_a_sound_store(tmp_path):
         time.sleep(0.2)
     assert run is not None, "the worker never became ready"
     worker = run["worker_pid"]
-    assert not _gone(worker)
+    assert not gone(worker)
     runner.send_signal(signal.SIGKILL)
     runner.wait()
     deadline = time.monotonic() + 5
-    while not _gone(worker) and time.monotonic() < deadline:
+    while not gone(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _gone(worker), "worker outlived its runner by 5 s"
+    assert gone(worker), "worker outlived its runner by 5 s"
     store = Store(tmp_path)
     assert store.integrity_check() == "ok"
     assert store.counts(run["id"])["samples"] > 0

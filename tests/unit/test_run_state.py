@@ -18,8 +18,8 @@ import pytest
 
 from diagnostics.runner import recover_interrupted
 from diagnostics.store import Store
+from tests.processes import wait_for
 from tests.store_damage import corrupt_table_root
-from tests.unit.test_runner_fake import _wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE = REPO / "tests" / "fakes" / "fake_worker.py"
@@ -67,7 +67,7 @@ def _start_hanging_cli(home: Path, tmp_path: Path) -> tuple[subprocess.Popen, Pa
         stderr=subprocess.PIPE,
         text=True,
     )
-    _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 30, "the worker to start")
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 30, "the worker to start")
     return proc, pid_file
 
 
@@ -162,7 +162,7 @@ def test_sigterm_stops_a_cli_sweep_after_storing_the_cancelled_trial(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 30, "the first trial")
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 30, "the first trial")
     time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)

@@ -16,6 +16,7 @@ from diagnostics.config import TrialConfig
 from diagnostics.errors import ConfigError, DatasetError
 from diagnostics.runner import join_background, recover_interrupted, run_trial, start_trial_in_background
 from diagnostics.store import Store
+from tests.processes import gone, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE = REPO / "tests" / "fakes" / "fake_worker.py"
@@ -32,22 +33,6 @@ def store(diag_home, monkeypatch):
 @pytest.fixture
 def config(sample_data_dir):
     return TrialConfig(dataset=str(sample_data_dir), epochs=2)
-
-
-def _wait_for(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def test_normal_run_stores_events_samples_logs_and_summary(store, config):
@@ -75,7 +60,7 @@ def test_normal_run_stores_events_samples_logs_and_summary(store, config):
     assert run["memory_budget_bytes"] > 0  # default: 80% of available RAM
     assert run["dataset_path"] == str(Path(config.dataset).resolve())
     assert store.run_json(run_id)["summary"]["peak_rss_bytes"] == done["vmhwm_bytes"]
-    assert _gone(run["worker_pid"])
+    assert gone(run["worker_pid"])
 
 
 def test_sample_rate_holds_at_50_hz(store, config, monkeypatch):
@@ -102,7 +87,7 @@ def test_budget_kill_keeps_samples_and_says_when_and_how_big(store, config, monk
     assert (samples["rss_bytes"].iloc[:-1] <= budget).all()
     # Killed before done: the peak falls back to the sampled VmHWM.
     assert run["summary"]["peak_rss_bytes"] >= samples["rss_bytes"].iloc[-1] - 5 * MIB
-    assert _gone(run["worker_pid"])
+    assert gone(run["worker_pid"])
 
 
 def test_timeout(store, config, monkeypatch):
@@ -114,7 +99,7 @@ def test_timeout(store, config, monkeypatch):
     assert run["status"] == "timed_out" and "1.5 s" in run["error"]
     assert 1.5 <= elapsed < 8
     assert len(store.samples(run_id)) > 10
-    assert _gone(run["worker_pid"])
+    assert gone(run["worker_pid"])
 
 
 @pytest.mark.parametrize(
@@ -145,18 +130,18 @@ def test_crash_fails_with_the_error_or_the_last_stderr_lines(store, config, monk
 def test_cancel_a_running_trial(store, config, monkeypatch):
     monkeypatch.setenv("FAKE_MODE", "hang")
     run_id = start_trial_in_background(config, store)
-    _wait_for(lambda: store.get_run(run_id)["t_ready"] is not None, what="ready")
+    wait_for(lambda: store.get_run(run_id)["t_ready"] is not None, what="ready")
     store.request_cancel(run_id)
     assert join_background(run_id, timeout=10)
     run = store.get_run(run_id)
     assert run["status"] == "cancelled"
-    assert _gone(run["worker_pid"])
+    assert gone(run["worker_pid"])
 
 
 def test_queue_runs_one_at_a_time_and_a_queued_run_can_be_cancelled(store, config, monkeypatch):
     monkeypatch.setenv("FAKE_MODE", "hang")
     first = start_trial_in_background(config, store)  # hangs until cancelled
-    _wait_for(lambda: store.get_run(first)["status"] == "running", what="first running")
+    wait_for(lambda: store.get_run(first)["status"] == "running", what="first running")
     second = start_trial_in_background(config, store)
     third = start_trial_in_background(config.replace(timeout_seconds=1), store)
     time.sleep(0.3)
@@ -205,12 +190,12 @@ def test_sigkill_of_the_runner_leaves_no_worker_and_a_sound_store(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    _wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=30, what="worker pid")
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=30, what="worker pid")
     worker_pid = int(pid_file.read_text())
     time.sleep(0.5)  # let samples flow into the store
     runner.send_signal(signal.SIGKILL)
     runner.wait()
-    _wait_for(lambda: _gone(worker_pid), timeout=5, what="worker to die with its runner")
+    wait_for(lambda: gone(worker_pid), timeout=5, what="worker to die with its runner")
     store = Store(diag_home)
     assert store.integrity_check() == "ok"
     (run,) = store.runs()
@@ -289,7 +274,7 @@ def test_bad_input_after_the_early_spawn_leaves_no_worker_lock_or_folder(
     before = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(f"diag-trial-{os.getpid()}-")}
 
     def refused(*args, **kwargs):
-        _wait_for(lambda: pid_file.exists() and pid_file.read_text(), what="the early worker")  # it started
+        wait_for(lambda: pid_file.exists() and pid_file.read_text(), what="the early worker")  # it started
         raise DatasetError("scripted: folder refused")
 
     monkeypatch.setattr(dataset, "start_verification", refused)
@@ -297,8 +282,8 @@ def test_bad_input_after_the_early_spawn_leaves_no_worker_lock_or_folder(
         start_trial_in_background(config, store)
     assert store.runs() == []
     # Its config never came: the waiting worker was ended (it exits on EOF or the kill).
-    _wait_for(lambda: _gone(int(pid_file.read_text())), what="the early worker gone")
-    _wait_for(
+    wait_for(lambda: gone(int(pid_file.read_text())), what="the early worker gone")
+    wait_for(
         lambda: (
             {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(f"diag-trial-{os.getpid()}-")}
             <= before
@@ -317,7 +302,7 @@ def test_bad_input_after_the_early_spawn_leaves_no_worker_lock_or_folder(
 def test_a_busy_queue_spawns_nothing_early(store, config, monkeypatch):
     monkeypatch.setenv("FAKE_MODE", "hang")
     first = start_trial_in_background(config, store)
-    _wait_for(lambda: store.get_run(first)["t_ready"] is not None, what="first ready")
+    wait_for(lambda: store.get_run(first)["t_ready"] is not None, what="first ready")
     second = start_trial_in_background(config, store)
     time.sleep(0.5)
     assert store.get_run(second)["worker_pid"] is None  # waits for its turn, no idle import
