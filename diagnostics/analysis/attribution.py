@@ -35,6 +35,10 @@ ATTRIBUTION_COLUMNS = ["t", "name", "kind", "bytes"]
 LIBRARY = "library code pages touched since ready"
 ALLOCATOR_FREE = "free memory kept by malloc"
 TF_POOL_FREE = "free memory kept by TensorFlow's CPU allocator pool"
+TF_TENSORS = "other tensors in TensorFlow's CPU allocator"
+# Parts that live in malloc's heap (in use + mmapped) beside the tf.data stages.
+_IN_HEAP = ("model", "optimizer")
+_IN_HEAP_NAMES = (TF_POOL_FREE, TF_TENSORS)
 MODEL = "model weights"
 OPTIMIZER = "optimizer state"
 UNATTRIBUTED = "unattributed"
@@ -229,9 +233,12 @@ class _Attributor:
             if value is not None:
                 parts.append(_part(name, kind, int(value), "shape x dtype size of every variable, summed"))
         heap = _delta(comp, self.ready, "malloc_in_use_bytes", "malloc_mmap_bytes")
-        pool = self._tf_pool_free(comp)
-        if pool is not None:
-            parts.append(pool)
+        tf_in_use = _delta(comp, self.ready, "tf_allocator_in_use_bytes")
+        if tf_in_use is None and self.ready is not None:
+            tf_in_use = _num(comp.get("tf_allocator_in_use_bytes"))
+        tensors = _tf_tensors(parts, tf_in_use)
+        pool = self._tf_pool_free(comp, tf_in_use)
+        parts += [p for p in (tensors, pool) if p is not None]
         capped = _cap_to_heap(parts, heap)
         free = _delta(comp, self.ready, "malloc_free_bytes")
         if free is not None:
@@ -246,6 +253,8 @@ class _Attributor:
                 detail += f"; counted at {_mib(max(anon - heap, 0))}, the most of it that can be resident"
                 free = max(anon - heap, 0)
             parts.append(_part(ALLOCATOR_FREE, "allocator_free", free, detail))
+        if pool is not None:
+            self._resident_pool(comp, pool, tf_in_use, free)
         attributed = sum(p["bytes"] for p in parts)
         unattributed = overhead - attributed
         if pool is not None and unattributed < 0 and pool["bytes"] > 0:
@@ -278,25 +287,38 @@ class _Attributor:
             result["stages_note"] = "no live tf.data iterator at this moment"
         return result
 
-    def _tf_pool_free(self, comp: dict[str, Any]) -> dict[str, Any] | None:
+    def _tf_pool_free(self, comp: dict[str, Any], in_use: float | None) -> dict[str, Any] | None:
         """TensorFlow's CPU allocator (oneDNN's MklCPUAllocator) serves large tensors from a BFC
         pool whose regions are malloc's mmapped chunks, kept for reuse: the chunks grown since ready
         minus what TensorFlow reports in use is the pool's free memory."""
         grown = _delta(comp, self.ready, "malloc_mmap_bytes")
-        in_use = _num(comp.get("tf_allocator_in_use_bytes"))
         if grown is None or in_use is None or grown <= in_use:
             return None
-        free = int(grown - in_use)
+        free = int(grown - max(in_use, 0))
         return _part(
             TF_POOL_FREE,
             "allocator_free",
             free,
             f"malloc's mmapped chunks grew {_mib(grown)} since ready, where TensorFlow's CPU allocator "
-            f"reserves the regions of its pool for large tensors such as batches; it reports "
-            f"{_mib(in_use)} of its memory in use now (tf.config.experimental.get_memory_info), so "
-            f"{_mib(free)} is held free for reuse (other allocations over glibc's mmap threshold, if "
-            "any, count here too)",
+            f"reserves the regions of its pool for large tensors such as batches; its memory in use grew "
+            f"{_mib(in_use)} (tf.config.experimental.get_memory_info), so {_mib(free)} is held free for "
+            "reuse (other allocations over glibc's mmap threshold, if any, count here too)",
         )
+
+    def _resident_pool(
+        self, comp: dict[str, Any], pool: dict[str, Any], in_use: float | None, malloc_free: int | None
+    ) -> None:
+        """The pool's regions are reserved, not all touched: it counts at most the anonymous growth
+        that malloc's in-use heap, TensorFlow's tensors in use and malloc's free memory leave."""
+        anon = _delta(comp, self.ready, "anon_bytes")
+        heap_in_use = _delta(comp, self.ready, "malloc_in_use_bytes")
+        if anon is None or heap_in_use is None:
+            return
+        bound = max(int(anon - heap_in_use - max(in_use or 0, 0) - (malloc_free or 0)), 0)
+        if pool["bytes"] > bound:
+            pool["reported_bytes"] = pool["bytes"]
+            pool["bytes"] = bound
+            pool["detail"] += f"; counted at {_mib(bound)}, the most of it that can be resident"
 
     def _split(self, comp: dict[str, Any], parts: list[dict[str, Any]], unattributed: int) -> dict[str, Any]:
         """What the remainder is made of, as far as the composition tells it (measured, not guessed)."""
@@ -326,13 +348,33 @@ class _Attributor:
         }
 
 
+def _tf_tensors(parts: list[dict[str, Any]], in_use: float | None) -> dict[str, Any] | None:
+    """Tensors TensorFlow's CPU allocator holds beyond the named parts that may live there (model,
+    optimizer, tf.data stages): a lower bound, as some of those live in malloc's heap instead."""
+    if in_use is None:
+        return None
+    named = sum(p["bytes"] for p in parts if p["kind"] in ("tfdata_stage", "model", "optimizer"))
+    rest = int(in_use - named)
+    if rest <= 0:
+        return None
+    return _part(
+        TF_TENSORS,
+        "other",
+        rest,
+        f"TensorFlow's CPU allocator has {_mib(in_use)} more in use than at ready "
+        f"(tf.config.experimental.get_memory_info); without the {_mib(named)} of model, optimizer and "
+        f"tf.data stages named here, at least {_mib(rest)} of other tensors (in fit: a training step's "
+        "activations and gradients)",
+    )
+
+
 def _cap_to_heap(parts: list[dict[str, Any]], heap: int | None) -> str | None:
     """Scale the tf.data stage parts down when, with model and optimizer, they exceed the growth of
     malloc's heap (in use + mmapped) since ready, where all of them live: the excess is counted twice
     (stages sharing tensors) or was read apart from the composition. Returns the note, or None."""
     stages = [p for p in parts if p["kind"] == "tfdata_stage" and p["bytes"] > 0]
     reported = sum(p["bytes"] for p in stages)
-    exact = sum(p["bytes"] for p in parts if p["kind"] in ("model", "optimizer") or p["name"] == TF_POOL_FREE)
+    exact = sum(p["bytes"] for p in parts if p["kind"] in _IN_HEAP or p["name"] in _IN_HEAP_NAMES)
     if heap is None or not reported or reported + exact <= heap:
         return None
     room = max(heap - exact, 0)
@@ -344,7 +386,7 @@ def _cap_to_heap(parts: list[dict[str, Any]], heap: int | None) -> str | None:
         )
     return (
         f"tf.data reports {_mib(reported)} buffered but malloc's heap grew only {_mib(heap)} since ready"
-        + (f", {_mib(exact)} of it model, optimizer and TensorFlow's allocator pool" if exact else "")
+        + (f", {_mib(exact)} of it model, optimizer and TensorFlow's allocator" if exact else "")
         + f": the stages are counted at {_mib(room)} in proportion (their figures overlap, or were read "
         "apart from the memory reading)."
     )
