@@ -9,6 +9,7 @@ import streamlit as st
 from diagnostics import charts, form, sweep, ui
 from diagnostics.config import TrialConfig
 from diagnostics.loaders import LOADER_NAMES
+from diagnostics.runner import TRIAL_EPOCH_SECONDS
 from pages._common import (
     dataset_picker,
     get_store,
@@ -36,7 +37,12 @@ with new_tab, user_errors():
         help="2 or more after the first give a throughput range.",
     )
     steps = c.number_input(
-        form.label("steps"), value=None, step=1, key="sweep_steps", help="Empty = whole folder."
+        form.label("steps"),
+        value=None,
+        step=1,
+        key="sweep_steps",
+        help=f"Empty = whole epochs when the folder fits in about {TRIAL_EPOCH_SECONDS:.0f} s an epoch, else as "
+        "many steps as do (each trial's run says which it picked).",
     )
     side = d.number_input(form.label("side"), value=128, key="sweep_size")
     st.markdown("**Grid**: pick the values to try for each option you want to vary (empty = keep the base).")

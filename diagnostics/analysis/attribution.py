@@ -45,6 +45,8 @@ UNATTRIBUTED = "unattributed"
 # Pipeline events are emitted just before the composition of the same snapshot; this slack only
 # guards against clock rounding.
 MATCH_SLACK_SECONDS = 0.01
+PEAK_SLACK_BYTES = 1 << 20
+PEAK_SLACK_FRACTION = 0.005
 NO_TFDATA_NOTE = (
     "Stage attribution needs tf.data: this run made no tf.data iterator, so only process-level parts "
     "(library pages, the allocators' free memory, model and optimizer) are attributed."
@@ -431,7 +433,12 @@ def attribute(
     ]
     series = [(row, walker.at(row)) for row in rows]
     out["series"] = [obj for _, obj in series]
-    peak_row, peak = max(series, key=lambda pair: (pair[1]["rss_bytes"], -pair[1]["t"]))
+    # The peak snapshot: the latest within PEAK_SLACK of the highest RSS. A tick early in an epoch
+    # can top a later epoch end by a few KiB while no iterator had a model to read yet (a cache
+    # filled but not yet named); the later snapshot is as much "the peak" and knows more.
+    top = max(obj["rss_bytes"] for _, obj in series)
+    slack = max(PEAK_SLACK_BYTES, PEAK_SLACK_FRACTION * max(top - baseline, 0))
+    peak = [obj for _, obj in series if obj["rss_bytes"] >= top - slack][-1]
     peak = {"at": "peak", **peak}
     vmhwm = _num((summary or {}).get("peak_rss_bytes"))
     if vmhwm is not None and vmhwm - peak["rss_bytes"] > max(16 * MiB, 0.05 * max(peak["overhead_bytes"], 1)):

@@ -400,3 +400,20 @@ def test_no_tensorflow_allocator_figure_no_pool_part():
     pipeline, composition = frames([], composition)
     peak = attr.attribute(SUMMARY, events_frame(), pipeline, composition)["peak"]
     assert attr.TF_POOL_FREE not in {p["name"] for p in peak["components"]}
+
+
+def test_the_peak_is_the_latest_snapshot_level_with_the_highest_rss():
+    # Reproduces a CI failure: a tick early in epoch 1 (no model readable yet, the cache already
+    # filled) topped the epoch end by 16 KiB, and the attribution at the peak named no cache.
+    nodes = [node(1, "Root", [2]), node(2, "MemoryCache", [3]),
+             node(3, "MemoryCacheImpl", [], buffered=550 * IMAGE, elements=550)]  # fmt: skip
+    cache = 550 * IMAGE
+    composition = [
+        comp_row(1.0, anon_bytes=cache + 16 * 1024, malloc_in_use_bytes=cache),
+        comp_row(2.0, reason="epoch_end", anon_bytes=cache, malloc_in_use_bytes=cache),
+        comp_row(3.0, reason="epoch_end", anon_bytes=cache - 8 * MiB, malloc_in_use_bytes=cache - 8 * MiB),
+    ]
+    pipeline, composition = frames([pipeline_row(1.999, nodes, reason="epoch_end")], composition)
+    peak = attr.attribute(SUMMARY, events_frame(), pipeline, composition)["peak"]
+    assert peak["t"] == 2.0
+    assert {p["name"]: p["bytes"] for p in peak["components"]}["in-memory cache"] == cache
