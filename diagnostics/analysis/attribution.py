@@ -14,12 +14,15 @@ At every ``composition`` snapshot (and so at the peak and at each epoch end) the
 - ``allocator_free``: free memory glibc malloc retains, grown since ready (mallinfo2 fordblks), and
   the free part of TensorFlow's CPU allocator pool (its regions are malloc's mmapped chunks: their
   growth minus what ``get_memory_info("CPU:0")`` reports in use);
+- ``other``: tensors TensorFlow's CPU allocator has in use beyond the stages, model and optimizer
+  (a lower bound: those may live in malloc's heap instead);
 - and ``unattributed``: the remainder, overhead minus all of the above, never hidden.
 
-Each part is bounded by the memory it lives in, so nothing is counted twice: stages, model and
-optimizer together by the growth of malloc's heap (stages scaled down in proportion, said in
-``note``), malloc's free memory by the anonymous growth the heap leaves. The remainder can still be
-negative when the RSS and the composition disagree; then ``note`` says so.
+Each part is bounded by the memory it lives in, so nothing is counted twice: stages, model,
+optimizer and TensorFlow's parts together by the growth of malloc's heap (stages scaled down in
+proportion, said in ``note``); malloc's free memory and TensorFlow's pool by the anonymous growth
+the rest of the heap leaves (both can be partly not resident). The remainder can still be negative
+when the RSS and the composition disagree; then ``note`` says so.
 """
 
 from __future__ import annotations
@@ -260,10 +263,11 @@ class _Attributor:
         attributed = sum(p["bytes"] for p in parts)
         unattributed = overhead - attributed
         if pool is not None and unattributed < 0 and pool["bytes"] > 0:
-            # The pool's regions are reserved, not all touched: count only what can be resident.
+            # The RSS is read apart from the composition: the pool's resident part gives way first.
             cut = min(pool["bytes"], -unattributed)
+            pool.setdefault("reported_bytes", pool["bytes"])
             pool["bytes"] -= cut
-            pool["detail"] += f"; counted at {_mib(pool['bytes'])}, the most of it that can be resident"
+            pool["detail"] += f"; {_mib(cut)} less, to stay within the RSS read beside it"
             unattributed += cut
         result: dict[str, Any] = {
             "t": t,
@@ -333,7 +337,7 @@ class _Attributor:
         inside = sum(
             p["bytes"]
             for p in parts
-            if p["kind"] in ("tfdata_stage", "model", "optimizer") or p["name"] == TF_POOL_FREE
+            if p["kind"] in ("tfdata_stage", *_IN_HEAP) or p["name"] in _IN_HEAP_NAMES
         )
         heap_rest = heap - inside
         outside = anon - heap - free
