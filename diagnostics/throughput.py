@@ -50,9 +50,11 @@ MIN_MEASURED_IMAGES = 100
 NEAR_FRACTION = 0.05
 # Sweeps and scenarios rerun a too-short trial with up to this many epochs (see autorange_epochs).
 AUTORANGE_MAX_EPOCHS = 12
-# epochs_needed aims this far past the minimum: identical runs vary up to 2x here, and a rerun
-# sized to just reach it came out short about half the time (0.85 s for 1 s).
-AUTORANGE_MARGIN = 1.5
+# A rerun aims this far past the minimum (within AUTORANGE_MAX_EPOCHS): epoch times vary up to 2x
+# between identical runs here; a rerun sized to just reach it came out short about half the time
+# (0.85 s for 1 s), and one with 1.5x once still did (0.81 s: its epochs ran 2x faster than the
+# first run's).
+AUTORANGE_MARGIN = 2.0
 
 DEFINITION = (
     "Steady throughput: the median images/s of the epochs after the first (epoch 1 fills caches "
@@ -87,7 +89,7 @@ def measure(epochs: Sequence[Mapping[str, Any]] | None) -> dict[str, Any]:
         "measured_images": int(sum(images for _, images, _ in timed)),
         "stable": False,
         "reason": "",
-        "epochs_needed": None,  # total epochs (warm-up included) to pass the minimum time with margin
+        "epochs_needed": None,  # total epochs (warm-up included) that would reach the minimum time
     }
     seconds, images = out["measured_seconds"], out["measured_images"]
     if not timed:
@@ -99,8 +101,7 @@ def measure(epochs: Sequence[Mapping[str, Any]] | None) -> dict[str, Any]:
         )
     elif seconds < MIN_MEASURED_SECONDS:
         if seconds > 0:
-            per_epoch = seconds / len(timed)
-            out["epochs_needed"] = 1 + math.ceil(AUTORANGE_MARGIN * MIN_MEASURED_SECONDS / per_epoch)
+            out["epochs_needed"] = 1 + math.ceil(MIN_MEASURED_SECONDS / (seconds / len(timed)))
         out["reason"] = (
             f"the epochs after the first lasted {_seconds(seconds)} in total, under the "
             f"{MIN_MEASURED_SECONDS:g} s needed for a stable figure; " + _more_needed(out["epochs_needed"])
@@ -131,13 +132,14 @@ def autorange_epochs(summary: Mapping[str, Any] | None, epochs: int) -> int | No
     """Epochs for a rerun whose throughput would be stable (timeit's autorange), or None.
 
     Only when the run's epochs after the first were too short and at most
-    ``AUTORANGE_MAX_EPOCHS`` reach the minimum; beyond that (a cached epoch of milliseconds)
+    ``AUTORANGE_MAX_EPOCHS`` reach the minimum; the rerun aims ``AUTORANGE_MARGIN`` past it, up to
+    that cap; beyond that (a cached epoch of milliseconds)
     hundreds of epochs cost more than the answer is worth, and the figure stays "not stable".
     """
     needed = of_summary(summary)["epochs_needed"]
     if needed is None or needed <= epochs or needed > AUTORANGE_MAX_EPOCHS:
         return None
-    return needed
+    return min(1 + math.ceil((needed - 1) * AUTORANGE_MARGIN), AUTORANGE_MAX_EPOCHS)
 
 
 def of_summary(summary: Mapping[str, Any] | None) -> dict[str, Any]:

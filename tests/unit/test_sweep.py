@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from diagnostics import loaders, sweep
+from diagnostics import loaders, runner, snippet, sweep  # noqa: F401 (see fake_loaders)
 from diagnostics.config import TrialConfig
 from diagnostics.errors import ConfigError
 
@@ -24,6 +24,8 @@ FAKE_LOADERS = {
 
 @pytest.fixture(autouse=True)
 def fake_loaders(monkeypatch):
+    # runner and snippet bind get_loader when first imported: they are imported above, before any
+    # patch, or a module first imported during a test here would keep the fake for the session.
     def get_loader(name):
         if name not in FAKE_LOADERS:
             raise ConfigError(f"unknown loader {name!r}")
@@ -299,8 +301,8 @@ def test_run_sweep_reruns_a_too_short_trial_with_more_epochs(monkeypatch):
     sweep_id = sweep.run_sweep(
         store, BASE.replace(epochs=2, memory_budget_bytes=4096 * MiB), {"batch_size": [32]}, "t"
     )
-    # 1 steady epoch of 0.4 s is too short; 4 of them (5 epochs) pass 1 s with the 1.5x margin.
-    assert [c.epochs for c in calls] == [2, 5]
+    # 1 steady epoch of 0.4 s is too short; 3 of them reach 1 s, twice that (6, so 7 epochs) with margin.
+    assert [c.epochs for c in calls] == [2, 7]
     result = sweep.sweep_result(store, sweep_id)
     assert result["recommendation"]["run_id"] == 2
-    assert store.sweeps[sweep_id]["summary"]["autoranged"] == [{"run_id": 1, "rerun_id": 2, "epochs": 5}]
+    assert store.sweeps[sweep_id]["summary"]["autoranged"] == [{"run_id": 1, "rerun_id": 2, "epochs": 7}]
