@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
+import threading
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
@@ -457,6 +458,21 @@ def run_sweep(
         except DiagnosticsError:
             pass
         store.update_sweep(sweep_id, status=status, summary=summary, **ended)
+    return sweep_id
+
+
+def start_in_background(
+    store: Any, base: TrialConfig, grid: dict[str, list[Any]], name: str, executor: Any = None
+) -> int:
+    """Create the sweep (so a page shows it at once), run it on a daemon thread; return its id."""
+    sweep_id = store.create_sweep(name, grid, base)
+    threading.Thread(
+        target=run_sweep,
+        args=(store, base, grid, name),
+        kwargs={"sweep_id": sweep_id, "executor": executor},
+        daemon=True,
+        name=f"sweep-{sweep_id}",
+    ).start()
     return sweep_id
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "STATUS_ICONS",
     "STATUS_TEXT",
     "SWEEP_CHOICES",
+    "sweep_plan",
     "WAIT_FOR_VERIFICATION",
     "applicable_specs",
     "attribution_caption",
@@ -733,6 +734,34 @@ def differing_options(runs: pd.DataFrame) -> list[str]:
     from diagnostics.store import OPTION_COLUMNS
 
     return [c for c in OPTION_COLUMNS if c in runs.columns and runs[c].astype(str).nunique() > 1]
+
+
+def sweep_plan(
+    store: Any,
+    grid: Mapping[str, list[Any]],
+    *,
+    dataset: str,
+    loader: str,
+    epochs: Any,
+    steps: Any,
+    side: Any,
+    limits: Mapping[str, Any],
+) -> tuple[TrialConfig, list[TrialConfig], list[dict[str, Any]], float]:
+    """The Sweep form's values (already checked by ``form.problems``) as (base config, the grid's
+    trials (none without a grid), the combinations a loader refuses, estimated seconds in a row)."""
+    from diagnostics import sweep  # late: ui is imported by every page, sweep only by this one
+
+    base = TrialConfig(
+        dataset=dataset,
+        loader=loader,
+        epochs=int(epochs),
+        steps=int(steps) if steps else None,
+        image_size=(int(side), int(side)),
+        **limits,
+    )
+    invalid: list[dict[str, Any]] = []
+    trials = sweep.expand(base, dict(grid), invalid=invalid) if grid else []
+    return base, trials, invalid, sweep.estimate_seconds(trials, store) if trials else 0.0
 
 
 def grid_values(picked: Iterable[Any]) -> list[Any]:

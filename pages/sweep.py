@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import streamlit as st
 
 from diagnostics import charts, form, sweep, ui
-from diagnostics.config import TrialConfig
 from diagnostics.loaders import LOADER_NAMES
 from diagnostics.runner import TRIAL_EPOCH_SECONDS
 from pages._common import (
@@ -61,20 +58,19 @@ with new_tab, user_errors():
         "under it. Empty = 80% of available RAM.",
     )
     problems = form.problems(dict(trial_epochs=epochs, steps=steps, side=side)) + problems
-    trials: list[TrialConfig] = []
-    invalid: list[dict] = []
+    trials, invalid = [], []
     executor, slots = where_trials_run()
     if not problems:  # a value Streamlit would have replaced never reaches a trial
-        base = TrialConfig(
+        base, trials, invalid, seconds = ui.sweep_plan(
+            store,
+            grid,
             dataset=folder,
             loader=base_loader,
-            epochs=int(epochs),
-            steps=int(steps) if steps else None,
-            image_size=(int(side), int(side)),
-            **limits,
+            epochs=epochs,
+            steps=steps,
+            side=side,
+            limits=limits,
         )
-        trials = sweep.expand(base, grid, invalid=invalid) if grid else []
-        seconds = sweep.estimate_seconds(trials, store) if trials else 0
         spread = f"on {slots} nodes side by side" if executor.name == "ray" else "one after another"
         st.info(
             f"{len(trials)} trial(s), about {ui.format_seconds(seconds / (slots or 1))} {spread}.",
@@ -96,14 +92,7 @@ with new_tab, user_errors():
         and trials
         and not problems
     ):
-        sweep_id = store.create_sweep(name, grid, base)
-        threading.Thread(
-            target=sweep.run_sweep,
-            args=(store, base, grid, name),
-            kwargs={"sweep_id": sweep_id, "executor": executor},
-            daemon=True,
-            name=f"sweep-{sweep_id}",
-        ).start()
+        sweep_id = sweep.start_in_background(store, base, grid, name, executor)
         st.session_state["sweep_id"] = sweep_id
         st.rerun()
 
