@@ -26,6 +26,9 @@ DTYPES = ("float32", "float16", "uint8")
 AUGMENTATIONS = ("none", "light", "heavy")
 COLOR_MODES = ("rgb", "grayscale")
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
+# Keras' ALLOWLIST_FORMATS: a file with another extension is silently skipped by
+# image_dataset_from_directory, so counting it would make our numbers disagree with the loader's.
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
 # Options every trial has, whatever the loader; the rest must be listed in a loader's `options`.
 COMMON_OPTIONS = frozenset(

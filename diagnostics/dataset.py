@@ -38,6 +38,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from diagnostics.config import IMAGE_EXTENSIONS
 from diagnostics.errors import ConfigError, DatasetError
 
 __all__ = [
@@ -60,9 +61,6 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO_ROOT / "sample_data"
 
-# Keras' ALLOWLIST_FORMATS: a file with another extension is silently skipped by
-# image_dataset_from_directory, so counting it would make our numbers disagree with the loader's.
-IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 # Pillow format names whose content tf.io.decode_image (TF 2.21) decodes. MPO is a camera JPEG
 # with extra frames; libjpeg reads its first image.
 _DECODABLE = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP"})

@@ -81,7 +81,7 @@ def file_listing(scan: dict[str, Any]) -> str:
 def indexed_bad_files(scan: dict[str, Any]) -> list[dict[str, Any]]:
     """The scan's unreadable files that a loader reading the folder itself (Keras) would index:
     those with an image extension. Others (a .j2k, a .txt) it never opens, so they do no harm."""
-    from diagnostics.dataset import IMAGE_EXTENSIONS
+    from diagnostics.config import IMAGE_EXTENSIONS
 
     return [b for b in scan.get("bad_files") or [] if b["path"].lower().endswith(IMAGE_EXTENSIONS)]
 
