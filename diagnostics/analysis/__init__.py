@@ -14,32 +14,17 @@ from __future__ import annotations
 
 from typing import Any
 
-# `name as name`: the single module's private helpers, re-exported for code and tests written
-# against diagnostics.analysis.<name>.
-from diagnostics.analysis._util import MiB, _config, _events_of, _num
-from diagnostics.analysis._util import _column as _column
-from diagnostics.analysis._util import _int as _int
-from diagnostics.analysis._util import _mib as _mib
-from diagnostics.analysis._util import _sample_at as _sample_at
+from diagnostics.analysis._util import _config, _events_of, _num
 from diagnostics.analysis.attribution import attribute, attribution_frame
-from diagnostics.analysis.findings import BUFFER_FINDING_FLOOR_BYTES, GC_PAUSE_FRACTION, RULES, findings
-from diagnostics.analysis.findings import _available_ram_bytes as _available_ram_bytes
-from diagnostics.analysis.findings import _every_epoch_read_fully as _every_epoch_read_fully
-from diagnostics.analysis.findings import _finding as _finding
-from diagnostics.analysis.leak import LEAK_BASELINE_FRACTION, LEAK_FLOOR_BYTES, leak_verdict
-from diagnostics.analysis.leak import _fit_line as _fit_line
+from diagnostics.analysis.findings import RULES, findings
+from diagnostics.analysis.leak import leak_verdict
 from diagnostics.analysis.memory_model import (
-    DEFAULT_SHUFFLE_BUFFER,
-    DEFAULT_SHUFFLE_BUFFER_ELEMENTS,
-    DTYPE_BYTES,
-    LOADER_FACTS,
     PATH_ELEMENT_BYTES,
     PREFETCH_AUTO_BOUND_BATCHES,
     memory_model,
     model_param_count,
     project,
 )
-from diagnostics.analysis.memory_model import _source_decoded_bytes as _source_decoded_bytes
 from diagnostics.analysis.pipeline import autotune_frame, pipeline_summary
 from diagnostics.analysis.summary import (
     _children_peak,
@@ -50,29 +35,19 @@ from diagnostics.analysis.summary import (
 from diagnostics.logs import group_logs
 
 __all__ = [
-    "DTYPE_BYTES",
+    "PATH_ELEMENT_BYTES",
+    "PREFETCH_AUTO_BOUND_BATCHES",
     "RULES",
     "analyze",
     "attribution_frame",
     "autotune_frame",
-    "xray_summary",
     "findings",
     "leak_verdict",
     "memory_model",
     "model_param_count",
     "project",
     "summarise",
-    # constants of the single-module era, still importable from the package
-    "BUFFER_FINDING_FLOOR_BYTES",
-    "DEFAULT_SHUFFLE_BUFFER",
-    "DEFAULT_SHUFFLE_BUFFER_ELEMENTS",
-    "GC_PAUSE_FRACTION",
-    "LEAK_BASELINE_FRACTION",
-    "LEAK_FLOOR_BYTES",
-    "LOADER_FACTS",
-    "MiB",
-    "PATH_ELEMENT_BYTES",
-    "PREFETCH_AUTO_BOUND_BATCHES",
+    "xray_summary",
 ]
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from diagnostics.units import MiB, format_mib
 from diagnostics.units import number as _num
 
-MiB = 1024**2
+__all__ = ["MiB", "_column", "_config", "_events_of", "_int", "_mib", "_num", "_sample_at"]
 
 # -- small helpers ---------------------------------------------------------------------------------
 
@@ -17,7 +18,8 @@ def _int(value: Any) -> int | None:
 
 
 def _mib(value: float | int | None) -> str:
-    return "n/a" if value is None else f"{value / MiB:,.1f} MiB"
+    """Bytes as findings quote them: '1,536.0 MiB', 'n/a' where unknown."""
+    return format_mib(value, missing="n/a")
 
 
 def _config(run: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 from diagnostics.analysis._util import MiB, _mib
 from diagnostics.analysis.attribution import ALLOCATOR_FREE
 from diagnostics.analysis.memory_model import LOADER_FACTS
+from diagnostics.host import available_ram_bytes
 from diagnostics.logs import group_has
 
 GC_PAUSE_FRACTION = 0.05
@@ -106,15 +107,6 @@ def _finding(
         "advice": advice,
         "evidence": evidence,
     }
-
-
-def _available_ram_bytes() -> int | None:
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:  # psutil missing or /proc unreadable: the finding just cannot be judged
-        return None
 
 
 def _every_epoch_read_fully(summary: dict[str, Any]) -> bool:
@@ -251,7 +243,7 @@ def cache_exceeds_ram(ctx: Context) -> Finding | None:
     if ctx.config.get("cache") != "memory" or cache_bytes is None:
         return None
     projection = ctx.summary.get("projection") or {}
-    available = ctx.available_ram_bytes if ctx.available_ram_bytes is not None else _available_ram_bytes()
+    available = ctx.available_ram_bytes if ctx.available_ram_bytes is not None else available_ram_bytes()
     projected = _projected_cache(ctx, cache_bytes, source)
     full_cache = projected if projected is not None else cache_bytes
     if not available or full_cache <= 0.5 * available:
