@@ -12,6 +12,10 @@ pipeline's speed (timer resolution, scheduling and one GC pause dominate it). An
 still reported, with the reason and how many epochs would reach the minimum, but nothing is
 recommended or declared faster on the strength of it.
 
+The rates drawn over time come from a run's events here too: ``throughput_frame`` (images/s
+between step events) and ``epoch_means`` (each epoch's images over its seconds), which the charts
+plot.
+
 Example:
     >>> t = measure([{"images": 500, "seconds": 2.0}, {"images": 500, "seconds": 1.0}])
     >>> t["images_per_second"], t["stable"]
@@ -20,12 +24,16 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diagnostics.units import number as _number
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "AUTORANGE_MAX_EPOCHS",
@@ -35,10 +43,13 @@ __all__ = [
     "NEAR_FRACTION",
     "autorange_epochs",
     "compare",
+    "epoch_means",
+    "event_data",
     "images_per_second",
     "measure",
     "of_summary",
     "spread_note",
+    "throughput_frame",
 ]
 
 # Below a second, a run's timing is at the mercy of one scheduler hiccup or GC pause on a shared
@@ -202,3 +213,69 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
             "reason": f"no measurable difference: the medians are within {NEAR_FRACTION:.0%} of each other",
         }
     return {"measurable": True, "ratio": ratio, "reason": ""}
+
+
+# Rates over a run's time, from its events ---------------------------------------------------
+
+
+def event_data(value: Any) -> dict:
+    """An event's ``data``: the dict itself, a JSON object's text parsed, anything else ``{}``."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def throughput_frame(events: pd.DataFrame, t_ready: float) -> pd.DataFrame:
+    """Images/s between consecutive ``step`` events of each epoch.
+
+    Rows: ``t_start``/``t_end`` (seconds since ready), ``epoch`` (1-based), ``images_per_second``.
+    The first interval of an epoch starts at its ``epoch_start`` event, so the time spent waiting
+    for the first batch (cache fills, worker start-up) counts against the rate, as users feel it.
+    """
+    # pandas only here: `python -m diagnostics scan` imports this module and must not pay for it.
+    import pandas as pd
+
+    columns = ["t_start", "t_end", "epoch", "images_per_second"]
+    if events is None or events.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    last: dict[int, tuple[float, int]] = {}
+    for row in events.sort_values("t").itertuples():
+        data = event_data(row.data)
+        if row.kind == "epoch_start":
+            last[int(data.get("epoch", 0))] = (float(row.t), 0)
+        elif row.kind == "step":
+            epoch = int(data.get("epoch", 0))
+            images = int(data.get("images", 0))
+            t_prev, images_prev = last.get(epoch, (None, 0))
+            if t_prev is not None and row.t > t_prev and images >= images_prev:
+                rate = (images - images_prev) / (float(row.t) - t_prev)
+                rows.append((t_prev - t_ready, float(row.t) - t_ready, epoch + 1, rate))
+            last[epoch] = (float(row.t), images)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def epoch_means(events: pd.DataFrame, t0: float) -> list[tuple[float, float, float]]:
+    """(start, end, images/s) of every finished epoch, times in seconds since ``t0``: the epoch's
+    images over its ``epoch_end`` seconds, drawn from its ``epoch_start`` to its ``epoch_end``."""
+    if events is None or events.empty:
+        return []
+    starts = {}
+    out = []
+    for row in events.sort_values("t").itertuples():
+        data = event_data(row.data)
+        if row.kind == "epoch_start":
+            starts[int(data.get("epoch", 0))] = float(row.t)
+        elif row.kind == "epoch_end":
+            epoch = int(data.get("epoch", 0))
+            seconds = data.get("seconds")
+            images = data.get("images")
+            if seconds and images is not None and epoch in starts:
+                out.append((starts[epoch] - t0, float(row.t) - t0, float(images) / float(seconds)))
+    return out

@@ -58,13 +58,6 @@ def test_thinning_keeps_the_true_peak():
     assert max(total.y) == pytest.approx(5000)
 
 
-def test_throughput_frame_rates():
-    _, events = run_frames(epochs=2, seconds_per_epoch=2.0)
-    rates = charts.throughput_frame(events, 100.0)
-    assert set(rates["epoch"]) == {1, 2}
-    assert rates["images_per_second"].iloc[1] == pytest.approx(300, rel=0.01)
-
-
 def test_pareto_and_compare_figures():
     points = pd.DataFrame(
         [

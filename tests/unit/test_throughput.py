@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
 from diagnostics import analysis, report, sweep, throughput, ui
 from diagnostics.store import Store
+from tests.app.synthetic import run_frames
 
 MiB = 1024**2
 
@@ -98,3 +101,19 @@ def test_help_text_carries_the_definition():
     run = {"summary": {"epochs": epochs((100, 2.0), (100, 1.0))}}
     help_text = next(h for label, _, h in ui.headline_metrics(run) if label == "Throughput")
     assert throughput.DEFINITION in help_text
+
+
+def test_throughput_frame_rates():
+    _, events = run_frames(epochs=2, seconds_per_epoch=2.0)
+    rates = throughput.throughput_frame(events, 100.0)
+    assert set(rates["epoch"]) == {1, 2}
+    assert rates["images_per_second"].iloc[1] == pytest.approx(300, rel=0.01)
+
+
+def test_epoch_means_span_each_epoch_at_its_images_over_seconds():
+    _, events = run_frames(epochs=2, seconds_per_epoch=2.0)
+    means = throughput.epoch_means(events, 100.0)
+    assert [(round(a, 2), round(b, 2)) for a, b, _ in means] == [(0.01, 2.0), (2.01, 4.0)]
+    assert [rate for _, _, rate in means] == pytest.approx([600 / 1.99] * 2)
+    assert throughput.epoch_means(events.assign(data=events["data"].map(json.dumps)), 100.0) == means
+    assert throughput.event_data("not json") == {} and throughput.event_data(None) == {}
