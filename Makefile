@@ -27,6 +27,7 @@ run: $(RUNTIME_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # The browser tests drive Debian's chromium: installed here when missing and possible, else one line
 # says the command to run (before anything slow, so a new user learns it at once).
