@@ -1,8 +1,7 @@
-"""Running a scenario: its trials through an executor (local: one after another), then the verdict
-on the runs as stored (``trial_record``), as the result dict the CLI prints and the page shows.
-
-``judge`` also re-judges stored runs. Every config is validated and the dataset confined before
-the first trial starts (``_prepare``, which the background jobs share).
+"""Running a scenario: every config validated and the dataset confined before the first trial
+(``_prepare``, shared with the background jobs), the trials through an executor (local: one after
+another), then the verdict on the runs as stored (``trial_record``) as the result dict the CLI
+prints and the page shows (``judge``, which also re-judges stored runs).
 """
 
 from __future__ import annotations
