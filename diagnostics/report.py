@@ -22,7 +22,7 @@ from plotly.offline import get_plotlyjs
 from diagnostics import charts, outcome, throughput, ui
 from diagnostics.errors import StoreError
 
-__all__ = ["render_html"]
+__all__ = ["render_html", "render_scenario_html"]
 
 CSS = """
 body { font-family: Inter, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1280px;
@@ -69,6 +69,36 @@ def render_html(store: Any, run_ids: list[int]) -> str:
         + "\n".join(body)
         + "</body></html>"
     )
+
+
+def render_scenario_html(store: Any, result: dict[str, Any]) -> str:
+    """``render_html`` of a scenario's runs (``scenarios.run_scenario``'s result) with the question
+    and verdict at the top."""
+    page = render_html(store, list(result["run_ids"]))
+    rows = "".join(
+        f"<tr><td>#{run_id}</td><td>{html.escape(label)}</td><td>{html.escape(str(status))}</td></tr>"
+        for run_id, label, status in zip(
+            result["run_ids"],
+            result["labels"],
+            result.get("statuses") or [""] * len(result["run_ids"]),
+            strict=False,
+        )
+    )
+    better = (
+        f"<p><b>Better pipeline:</b> {html.escape(str(result['better_label']))} (run #{result['better_run_id']})</p>"
+        if result.get("better_run_id") is not None
+        else ""
+    )
+    section = (
+        f"<section class='scenario'><h2>Scenario {html.escape(result['scenario'])}: "
+        f"{html.escape(result['question'])}</h2><p><b>Verdict:</b> {html.escape(result['verdict'])}</p>{better}"
+        f"<table><tr><th>run</th><th>trial</th><th>status</th></tr>{rows}</table></section>"
+    )
+    marker = page.find("</h1>")
+    if marker < 0:
+        marker = page.find("<body>") + len("<body>") - len("</h1>")
+    cut = marker + len("</h1>")
+    return page[:cut] + section + page[cut:]
 
 
 def _now() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from diagnostics import charts, scenarios, ui
+from diagnostics import charts, report, scenarios, ui
 from pages._common import dataset_picker, get_store, page_header, plot, user_errors
 
 page_header(
@@ -111,7 +111,7 @@ with user_errors():
         st.code(runs[better]["snippet"], language="python")
     st.download_button(
         "Download HTML report of this scenario",
-        data=lambda: scenarios.report_html(store, result),
+        data=lambda: report.render_scenario_html(store, result),
         file_name=f"scenario-{result['scenario']}-{job_id}.html",
         mime="text/html",
         icon=":material/description:",

@@ -12,6 +12,7 @@ import pytest
 from diagnostics import scenarios
 from diagnostics.config import validate
 from diagnostics.errors import ConfigError, DatasetError
+from diagnostics.report import render_scenario_html
 from diagnostics.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -453,7 +454,7 @@ def test_run_scenario_with_fake_worker_stores_runs_and_judges_them(fake_store, s
     # The fake worker prints one scripted warning per run and reports GC after every epoch.
     assert "a scripted warning" in result["verdict"] and "no verified source" in result["verdict"]
     assert [p["done"] for p in seen] == [0, 1, 1, 2] and seen[-1]["run_id"] == result["run_ids"][-1]
-    html = scenarios.report_html(fake_store, result)
+    html = render_scenario_html(fake_store, result)
     assert "Scenario log_lines" in html and "a scripted warning" in html
     assert html.index("Scenario log_lines") < html.index(f"#{result['run_ids'][1]}", html.index("</section>"))
 
