@@ -35,7 +35,7 @@ from typing import Any
 from diagnostics import throughput
 from diagnostics.config import TrialConfig, validate
 from diagnostics.errors import ConfigError, DiagnosticsError
-from diagnostics.store import process_create_time
+from diagnostics.process import process_create_time
 
 __all__ = [
     "COINCIDENCE_SECONDS",
