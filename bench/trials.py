@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diagnostics.config import TrialConfig
+from diagnostics.export import run_json
 from diagnostics.store import Store
 
 __all__ = ["BenchError", "Trial", "median_epoch_images_per_second", "read", "run", "steady_images_per_second"]
@@ -91,7 +92,7 @@ def read(
     runner_cpu_seconds: float | None = None,
 ) -> Trial:
     """The numbers of a stored trial; BenchError unless it completed."""
-    doc = store.run_json(run_id)
+    doc = run_json(store, run_id)
     if doc["status"] != "completed":
         raise BenchError(
             f"trial {run_id} ({config.loader}, batch {config.batch_size}) ended {doc['status']}: "

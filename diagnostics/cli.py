@@ -309,6 +309,7 @@ def cmd_loaders(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from diagnostics.export import run_json
     from diagnostics.runner import run_trial
 
     config = _config_from_args(args)
@@ -321,7 +322,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise
     print_run_summary(store, run_id)
     if args.json:
-        _write_json(args.json, store.run_json(run_id))
+        _write_json(args.json, run_json(store, run_id))
     return _exit_for_status(store.get_run(run_id)["status"])
 
 
@@ -375,6 +376,7 @@ def _add_executor_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from diagnostics.export import run_json
     from diagnostics.sweep import run_sweep
 
     base = _config_from_args(args)
@@ -398,7 +400,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             "sweep_id": sweep_id,
             "sweep": sweep,
             "result": result if isinstance(result, dict) else None,
-            "runs": [store.run_json(r) for r in sweep["run_ids"]],
+            "runs": [run_json(store, r) for r in sweep["run_ids"]],
         }
         _write_json(args.json, document)
     return EXIT_OK if statuses and all(s == "completed" for s in statuses) else EXIT_TRIAL_FAILED

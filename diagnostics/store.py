@@ -2,7 +2,7 @@
 
 One file, ``$DIAG_HOME/runs.sqlite`` (``DIAG_HOME`` defaults to ``./.diagnostics``), in WAL mode so
 the dashboard can read while a runner writes. The schema version lives in ``PRAGMA user_version``
-and ``_migrate`` brings an older file forward in place. JSON columns (config, scan, summary,
+and ``schema.migrate`` brings an older file forward in place. JSON columns (config, scan, summary,
 findings, log_groups, ...) go in as text and come out parsed; tables come out as pandas frames.
 
 SQLite connections must not cross threads, and the dashboard calls in from many: each thread gets
@@ -19,17 +19,13 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import math
 import os
 import platform
-import socket
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -37,153 +33,17 @@ import pandas as pd
 from diagnostics import throughput
 from diagnostics.errors import StoreBusy, StoreError
 from diagnostics.home import DEFAULT_HOME, diag_home
+from diagnostics.host import host_info
+from diagnostics.process import process_create_time
+from diagnostics.schema import _dumps, _loads, migrate
+from diagnostics.status import ACTIVE_STATUSES, ACTIVE_SWEEP_STATUSES, RUN_STATUSES
 
-__all__ = [
-    "ACTIVE_SWEEP_STATUSES",
-    "DEFAULT_HOME",
-    "RUN_STATUSES",
-    "SCHEMA_VERSION",
-    "Store",
-    "diag_home",
-    "host_info",
-    "process_create_time",
-]
+__all__ = ["DEFAULT_HOME", "OPTION_COLUMNS", "SAMPLE_COLUMNS", "Store", "diag_home"]
 
-SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 3000
-RUN_STATUSES = (
-    "queued",
-    "running",
-    "completed",
-    "failed",
-    "killed_budget",
-    "timed_out",
-    "cancelled",
-    "interrupted",
-)
-ACTIVE_STATUSES = ("queued", "running")
-# Sweeps: created -> running -> completed | failed | interrupted (stopped, or its process died).
-ACTIVE_SWEEP_STATUSES = ("created", "running")
-
-# Version 1: the first layout (runs without sweeps, snippet, log groups or runner identity).
-_SCHEMA_V1 = """
-CREATE TABLE runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created TEXT NOT NULL,
-    status TEXT NOT NULL,
-    config TEXT NOT NULL,
-    dataset_path TEXT,
-    dataset_fingerprint TEXT,
-    loader TEXT,
-    mode TEXT,
-    host TEXT,
-    versions TEXT,
-    scan TEXT,
-    summary TEXT,
-    findings TEXT,
-    error TEXT,
-    worker_pid INTEGER,
-    started REAL,
-    finished REAL,
-    t_ready REAL,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE samples (
-    run_id INTEGER NOT NULL,
-    t REAL NOT NULL,
-    rss_bytes INTEGER,
-    main_rss_bytes INTEGER,
-    processes TEXT,
-    fds INTEGER,
-    threads INTEGER,
-    cpu_percent REAL,
-    vmhwm_bytes INTEGER
-);
-CREATE INDEX samples_run ON samples(run_id, t);
-CREATE TABLE events (
-    run_id INTEGER NOT NULL,
-    t REAL NOT NULL,
-    kind TEXT NOT NULL,
-    data TEXT
-);
-CREATE INDEX events_run ON events(run_id, t);
-CREATE TABLE logs (
-    run_id INTEGER NOT NULL,
-    t REAL NOT NULL,
-    stream TEXT NOT NULL,
-    line TEXT NOT NULL
-);
-CREATE INDEX logs_run ON logs(run_id, t);
-"""
-
-# Version 2: sweeps, snippet and log groups per run, and who runs it (pid + process start time, so
-# a reused pid is not mistaken for a live runner).
-_V1_TO_V2 = """
-ALTER TABLE runs ADD COLUMN log_groups TEXT;
-ALTER TABLE runs ADD COLUMN snippet TEXT;
-ALTER TABLE runs ADD COLUMN sweep_id INTEGER;
-ALTER TABLE runs ADD COLUMN runner_pid INTEGER;
-ALTER TABLE runs ADD COLUMN runner_create_time REAL;
-ALTER TABLE runs ADD COLUMN t_started REAL;
-ALTER TABLE runs ADD COLUMN memory_budget_bytes INTEGER;
-CREATE TABLE sweeps (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created TEXT NOT NULL,
-    name TEXT,
-    grid TEXT NOT NULL,
-    base_config TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'created',
-    summary TEXT
-);
-CREATE INDEX runs_sweep ON runs(sweep_id);
-"""
-
-# Version 3: the worker probe's snapshots (issue 11): tf.data pipeline nodes per live iterator and
-# the process memory composition, each stored as t + JSON of the event's other fields.
-_V2_TO_V3 = """
-CREATE TABLE pipeline (run_id INTEGER NOT NULL, t REAL NOT NULL, data TEXT NOT NULL);
-CREATE INDEX pipeline_run ON pipeline(run_id, t);
-CREATE TABLE composition (run_id INTEGER NOT NULL, t REAL NOT NULL, data TEXT NOT NULL);
-CREATE INDEX composition_run ON composition(run_id, t);
-"""
 
 _SNAPSHOT_TABLES = ("pipeline", "composition")
 _RUN_TABLES = ("samples", "events", "logs", *_SNAPSHOT_TABLES)
-
-
-def _v3_to_v4(conn: sqlite3.Connection) -> None:
-    """Version 4: a run keeps ``dataset.scan_summary`` (bounded size), not the scan's file list,
-    and ``scan_progress`` (verification progress while the run waits for it)."""
-    from diagnostics.dataset import scan_summary
-
-    conn.execute("ALTER TABLE runs ADD COLUMN scan_progress TEXT")
-    rows = conn.execute("SELECT id, scan FROM runs WHERE scan IS NOT NULL").fetchall()
-    for run_id, text in rows:
-        try:
-            old = json.loads(text)
-        except ValueError:
-            continue  # unreadable scan text: left as it was rather than lose the run
-        if isinstance(old, dict):
-            conn.execute("UPDATE runs SET scan = ? WHERE id = ?", (_dumps(scan_summary(old)), run_id))
-
-
-# Version 5: who runs a sweep (pid + process start time, as for runs), so a sweep whose process was
-# killed stops reading "running", and why it ended. A sweep of an older store gets the runner of
-# its newest run, the process that was running it.
-_V4_TO_V5 = """
-ALTER TABLE sweeps ADD COLUMN owner_pid INTEGER;
-ALTER TABLE sweeps ADD COLUMN owner_create_time REAL;
-ALTER TABLE sweeps ADD COLUMN error TEXT;
-UPDATE sweeps SET
-    owner_pid = (SELECT runner_pid FROM runs WHERE runs.sweep_id = sweeps.id ORDER BY runs.id DESC LIMIT 1),
-    owner_create_time = (
-        SELECT runner_create_time FROM runs WHERE runs.sweep_id = sweeps.id ORDER BY runs.id DESC LIMIT 1
-    )
-"""
-
-# A step is SQL text (statements separated by ";") or a callable taking the connection, for
-# steps that need Python (v3 -> v4 rewrites each run's scan).
-_MIGRATIONS = {0: _SCHEMA_V1, 1: _V1_TO_V2, 2: _V2_TO_V3, 3: _v3_to_v4, 4: _V4_TO_V5}
 
 _JSON_RUN_COLUMNS = (
     "config",
@@ -259,66 +119,6 @@ _LIST_COLUMNS = [
 ]
 
 
-def migrate(conn: sqlite3.Connection, path: Path) -> int:
-    """Bring the schema to SCHEMA_VERSION in one transaction; return the version found.
-
-    The version is read under the write lock (BEGIN IMMEDIATE): two processes opening a new store
-    at once (a CLI run and the dashboard) must not both create the tables.
-    """
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
-    if found == SCHEMA_VERSION:
-        return found  # the usual case: no write lock needed
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        found = conn.execute("PRAGMA user_version").fetchone()[0]
-        if found > SCHEMA_VERSION:
-            raise StoreError(
-                f"store {path} has schema version {found}, newer than this program understands "
-                f"({SCHEMA_VERSION}); upgrade the program or point DIAG_HOME elsewhere"
-            )
-        for version in range(found, SCHEMA_VERSION):
-            step = _MIGRATIONS[version]
-            if callable(step):
-                step(conn)
-                continue
-            # One statement at a time: executescript would commit the open transaction first.
-            for statement in step.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-        if found != SCHEMA_VERSION:
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return found
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: NaN/inf become null, NumPy scalars plain numbers, tuples lists."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return _clean(value.to_dict())
-    if hasattr(value, "item") and callable(value.item):
-        return _clean(value.item())
-    return value
-
-
-def _dumps(value: Any) -> str | None:
-    if value is None:
-        return None
-    return json.dumps(_clean(value), sort_keys=True, allow_nan=False)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
 def _scan_summary(scan: Any) -> dict[str, Any] | None:
     """What a run keeps of a scan: its summary, whatever the folder's size (never the file list)."""
     if scan is None:
@@ -330,32 +130,6 @@ def _scan_summary(scan: Any) -> dict[str, Any] | None:
 
 def _now_iso() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def host_info() -> dict[str, Any]:
-    """This machine as a run records it (an executor records the node's)."""
-    info: dict[str, Any] = {
-        "hostname": socket.gethostname(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-    }
-    try:
-        import psutil
-
-        info["total_ram_bytes"] = psutil.virtual_memory().total
-    except Exception:  # host details are informative only
-        pass
-    return info
-
-
-def process_create_time(pid: int | None = None) -> float | None:
-    """Start time of process ``pid`` (default: this one); with the pid it names an owner process."""
-    try:
-        import psutil
-
-        return psutil.Process(pid).create_time()
-    except Exception:  # psutil missing or the process gone: the liveness check then uses pid only
-        return None
 
 
 def _versions() -> dict[str, Any]:
@@ -799,52 +573,6 @@ class Store:
     def sweep_runs(self, sweep_id: int) -> pd.DataFrame:
         """The sweep's runs as ``list_runs`` rows, oldest first."""
         return self.list_runs(sweep_id=sweep_id).sort_values("id").reset_index(drop=True)
-
-    # -- the --json contract -------------------------------------------------------------------
-
-    def run_json(self, run_id: int) -> dict[str, Any]:
-        """The ``--json`` document of issue 2: run_id, status, config, summary, findings, logs,
-        snippet (plus error, dataset_path, sweep_id and bad_files for context)."""
-        run = self.get_run(run_id)
-        logs = []
-        for group in run.get("log_groups") or []:
-            # The full group stays in the store; the contract keys come first and are always there.
-            entry = {
-                "template": group.get("template"),
-                "count": group.get("count"),
-                "level": group.get("level"),
-                "source": group.get("source"),
-                "known": bool(group.get("known", False)),
-                "explanation": group.get("explanation"),
-            }
-            entry.update({k: v for k, v in group.items() if k not in entry})
-            logs.append(entry)
-        scan = run.get("scan") or {}
-        return _clean(
-            {
-                "run_id": run["id"],
-                "status": run["status"],
-                "config": run["config"],
-                "summary": _with_throughput(run.get("summary")),
-                "findings": run.get("findings") or [],
-                "logs": logs,
-                "snippet": run.get("snippet") or "",
-                "error": run.get("error"),
-                "dataset_path": run.get("dataset_path"),
-                "bad_files": scan.get("bad_files", []),
-                "bad_files_total": scan.get("bad_files_total", len(scan.get("bad_files") or [])),
-                "sweep_id": run.get("sweep_id"),
-            }
-        )
-
-
-def _with_throughput(summary: dict[str, Any] | None) -> dict[str, Any]:
-    """The summary with its throughput as ``diagnostics.throughput`` defines it (older runs stored
-    the all-epoch mean as images_per_second), so the JSON export matches every other view."""
-    if not summary:
-        return {}
-    rate = throughput.of_summary(summary)
-    return {**summary, "images_per_second": rate["images_per_second"], "throughput": rate}
 
 
 def _options(config: dict[str, Any]) -> dict[str, Any]:

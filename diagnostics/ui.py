@@ -19,7 +19,7 @@ import pandas as pd
 
 from diagnostics import analysis, throughput
 from diagnostics.config import COLOR_MODES, INTERPOLATIONS, MODELS, MODES, TrialConfig
-from diagnostics.store import ACTIVE_SWEEP_STATUSES
+from diagnostics.status import ACTIVE_SWEEP_STATUSES
 from diagnostics.units import format_bytes
 from diagnostics.units import is_missing as _missing
 

@@ -7,6 +7,7 @@ import json
 import streamlit as st
 
 from diagnostics import ui
+from diagnostics.export import run_json
 from diagnostics.report import render_html
 from pages._common import get_store, page_header, user_errors
 
@@ -122,7 +123,7 @@ with user_errors():
     )
     f.download_button(
         f"Export JSON ({len(export_ids)} runs)",
-        data=lambda: json.dumps([store.run_json(i) for i in export_ids], indent=2),
+        data=lambda: json.dumps([run_json(store, i) for i in export_ids], indent=2),
         file_name="runs.json",
         mime="application/json",
         key="hist_json",

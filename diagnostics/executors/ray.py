@@ -48,7 +48,8 @@ from typing import Any
 from diagnostics.config import TrialConfig
 from diagnostics.errors import ConfigError, DatasetError, StoreBusy
 from diagnostics.executors import Rerun, TrialResult
-from diagnostics.store import Store, host_info
+from diagnostics.host import host_info
+from diagnostics.store import Store
 
 __all__ = [
     "ADDRESS_ENV",

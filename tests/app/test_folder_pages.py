@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from diagnostics import dataset, ui
+from diagnostics.dataset import verification
 from diagnostics.store import Store
 from tests.app.test_pages_smoke import FAKE_WORKER, REPO, SAMPLE_DATA, app_at
 from tests.e2e.folders import make_image_folder
@@ -35,8 +36,8 @@ def calls(monkeypatch):
         assert counts["release"].wait(30), "test never released verification"
         return verify(listing, **kwargs)
 
-    monkeypatch.setattr(dataset, "list_folder", counted_list)
-    monkeypatch.setattr(dataset, "verify", held_verify)
+    monkeypatch.setattr(verification, "list_folder", counted_list)
+    monkeypatch.setattr(verification, "verify", held_verify)
     yield counts
     counts["release"].set()
 

@@ -30,6 +30,7 @@ from diagnostics import cli  # noqa: E402
 from diagnostics.config import TrialConfig  # noqa: E402
 from diagnostics.executors import get_executor  # noqa: E402
 from diagnostics.executors.ray import DATASET_MAP_ENV, SLOT_RESOURCE  # noqa: E402
+from diagnostics.export import run_json  # noqa: E402
 from diagnostics.runner import recover_interrupted  # noqa: E402
 from diagnostics.store import Store  # noqa: E402
 from diagnostics.sweep import run_sweep  # noqa: E402
@@ -78,7 +79,7 @@ def test_a_sweep_on_two_nodes_lands_in_the_central_store_as_the_json_says(
         run_id = doc["run_id"]
         run = store.get_run(run_id)
         assert run["status"] == doc["status"] == "completed", run["error"]
-        assert json.loads(json.dumps(store.run_json(run_id), default=str)) == doc  # what the store holds
+        assert json.loads(json.dumps(run_json(store, run_id), default=str)) == doc  # what the store holds
         counts = store.counts(run_id)
         assert counts["samples"] == doc["summary"]["samples"] > 10
         events = store.events(run_id)

@@ -156,7 +156,7 @@ def test_reachable_probes_the_port_before_ray_is_imported():
 
 
 def test_a_run_s_host_can_be_replaced_by_the_node_s(diag_home, sample_data_dir):
-    from diagnostics.store import host_info
+    from diagnostics.host import host_info
 
     store = Store(diag_home)
     run_id = store.create_run(TrialConfig(dataset=str(sample_data_dir)))

@@ -13,7 +13,8 @@ import pytest
 
 from diagnostics import probe
 from diagnostics.protocol import EventWriter, parse_event
-from diagnostics.store import _MIGRATIONS, SCHEMA_VERSION, Store
+from diagnostics.schema import _MIGRATIONS, SCHEMA_VERSION
+from diagnostics.store import Store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "probe"
 INFO = json.loads((FIXTURES / "model_proto.json").read_text())

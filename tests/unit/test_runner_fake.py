@@ -14,6 +14,7 @@ import pytest
 
 from diagnostics.config import TrialConfig
 from diagnostics.errors import ConfigError, DatasetError
+from diagnostics.export import run_json
 from diagnostics.runner import join_background, recover_interrupted, run_trial, start_trial_in_background
 from diagnostics.store import Store
 from tests.processes import gone, wait_for
@@ -59,7 +60,7 @@ def test_normal_run_stores_events_samples_logs_and_summary(store, config):
     assert run["started"] <= run["finished"]
     assert run["memory_budget_bytes"] > 0  # default: 80% of available RAM
     assert run["dataset_path"] == str(Path(config.dataset).resolve())
-    assert store.run_json(run_id)["summary"]["peak_rss_bytes"] == done["vmhwm_bytes"]
+    assert run_json(store, run_id)["summary"]["peak_rss_bytes"] == done["vmhwm_bytes"]
     assert gone(run["worker_pid"])
 
 

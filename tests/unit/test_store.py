@@ -11,7 +11,9 @@ import pytest
 
 from diagnostics.config import TrialConfig
 from diagnostics.errors import StoreError
-from diagnostics.store import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION, Store
+from diagnostics.export import run_json
+from diagnostics.schema import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION
+from diagnostics.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -127,7 +129,7 @@ def test_json_contract_keys(store):
         log_groups=[group],
         snippet="import tensorflow as tf\n",
     )
-    doc = store.run_json(run_id)
+    doc = run_json(store, run_id)
     for key in ("run_id", "status", "config", "summary", "findings", "logs", "snippet"):
         assert key in doc
     assert doc["run_id"] == run_id and doc["status"] == "completed"
@@ -140,7 +142,7 @@ def test_json_contract_keys(store):
 
 
 def test_json_contract_for_a_queued_run_has_empty_parts(store):
-    doc = store.run_json(store.create_run(_config(), SCAN))
+    doc = run_json(store, store.create_run(_config(), SCAN))
     assert doc["summary"] == {} and doc["findings"] == [] and doc["logs"] == [] and doc["snippet"] == ""
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from diagnostics import analysis, report, sweep, throughput, ui
+from diagnostics.export import run_json
 from diagnostics.store import Store
 from tests.app.synthetic import run_frames
 
@@ -82,7 +83,7 @@ def test_every_view_shows_the_same_throughput(tmp_path):
     # History table, CSV export (list_runs) and the JSON export
     listed = store.list_runs().set_index("id")
     assert listed.loc[run_id, "images_per_second"] == pytest.approx(expected)
-    assert store.run_json(run_id)["summary"]["images_per_second"] == pytest.approx(expected)
+    assert run_json(store, run_id)["summary"]["images_per_second"] == pytest.approx(expected)
     # the stored summary itself
     assert run["summary"]["images_per_second"] == pytest.approx(expected)
     # Compare table and the HTML report (one run and a comparison)

@@ -1,4 +1,5 @@
-"""On-disk cache of per-file verification verdicts, so an unchanged folder is never re-read.
+"""On-disk cache of per-file verification verdicts, so an unchanged folder is never re-read
+(used by ``diagnostics.dataset.verification``).
 
 One SQLite file per dataset root under ``$DIAG_HOME/scan_cache/`` (named by a hash of the root),
 keyed by relative path and checked against (size, mtime_ns): a file whose size or mtime changed is
