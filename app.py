@@ -6,8 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from diagnostics import ui
-from pages._common import get_store, user_errors
+from diagnostics import queries
+from pages._common import get_store, recover, user_errors
 
 st.set_page_config(page_title="Training Memory Diagnostics", page_icon="🧠", layout="wide")
 
@@ -32,7 +32,7 @@ def queue() -> None:
     with user_errors():
         store = get_store()
         st.caption(f"Store: `{store.path}`")
-        lines = ui.queue_view(store)
+        lines = queries.queue_view(store)
         if lines[0][0]:
             st.markdown("**Queue**")
         for icon, text in lines:
@@ -46,4 +46,5 @@ with st.sidebar:
     queue()
 
 with user_errors():  # a store the pages cannot read is the same message, never a traceback
+    recover(get_store())  # once per page run; the queue and live views above only read
     page.run()

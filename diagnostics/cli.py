@@ -135,7 +135,7 @@ def _open_store():
 
 
 def print_run_summary(store, run_id: int, out=None) -> None:
-    from diagnostics.ui import format_bytes, format_rate, format_seconds
+    from diagnostics.units import format_bytes, format_rate, format_seconds
 
     out = out or sys.stdout  # looked up at call time (tests and redirects replace sys.stdout)
 
@@ -200,7 +200,7 @@ TOP_COMPONENTS = 5
 
 def xray_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, text) lines: the largest attributed parts at the peak, the remainder, the bottleneck."""
-    from diagnostics.ui import format_bytes, format_rate
+    from diagnostics.units import format_bytes, format_rate
 
     out: list[tuple[str, str]] = []
     attribution = summary.get("attribution")

@@ -1,4 +1,5 @@
-"""Numbers typed in the dashboard's forms: taken as typed, then checked by name.
+"""The dashboard's forms: which widget shows each trial option, the limits and sweep-grid inputs,
+and the numbers typed in them, taken as typed and then checked by name.
 
 A Streamlit ``number_input`` with ``min_value``/``max_value`` keeps its last valid value when
 someone types one outside the range: the field turns red, and Run would start with the old value
@@ -9,22 +10,239 @@ what was typed, and a bad value refuses the run or sweep with a message naming t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from diagnostics import ui
+from diagnostics.config import COLOR_MODES, INTERPOLATIONS, MODELS, MODES, TrialConfig
+from diagnostics.units import MiB
 
 __all__ = [
+    "KNOB_CHOICES",
+    "LIMIT_INPUTS",
     "NUMBER_FIELDS",
+    "OPTION_CHOICES",
+    "OPTION_DEFAULTS",
+    "OPTION_SPECS",
+    "SWEEP_CHOICES",
+    "applicable_specs",
+    "changed_options",
+    "grid_values",
+    "in_rows",
+    "knob_value",
     "label",
+    "limit_overrides",
     "number_problem",
     "option_problems",
+    "option_value",
+    "option_widget_spec",
     "path_problem",
     "problems",
+    "sweep_plan",
     "unbounded",
     "widget_spec",
 ]
 
+# Trial options as the forms show them -------------------------------------------------------
+# (field, kind, label, help). Kinds: select (choices), knob (none/auto/N), int, opt_int (empty =
+# None), opt_float, bool. The Run and Sweep forms render only COMMON_OPTIONS | loader.options.
+KNOB_CHOICES = ("none", "auto", "1", "2", "4", "8", "16")
+
+
+OPTION_SPECS: tuple[tuple[str, str, str, str], ...] = (
+    ("batch_size", "int", "Batch size", "Images per batch."),
+    ("color_mode", "select", "Color mode", "rgb: 3 channels; grayscale: 1 channel (a third of the bytes)."),
+    ("interpolation", "select", "Interpolation", "Resize method used when decoding to the image size."),
+    (
+        "cache",
+        "select",
+        "Cache",
+        "memory: keep every decoded image in RAM after epoch 1; file: cache on disk.",
+    ),
+    ("prefetch", "knob", "Prefetch", "Batches prepared ahead of the consumer; auto lets tf.data tune it."),
+    (
+        "num_parallel_calls",
+        "knob",
+        "Parallel calls",
+        "Images decoded at once by map(); auto lets tf.data tune it.",
+    ),
+    ("dtype", "select", "Dtype", "Element type of the images handed to the model."),
+    ("augmentation", "select", "Augmentation", "Random flips/rotations applied per image."),
+    ("shuffle", "bool", "Shuffle", "Shuffle the file order every epoch."),
+    (
+        "shuffle_buffer",
+        "opt_int",
+        "Shuffle buffer",
+        "Elements held by shuffle(); empty = the loader's default.",
+    ),
+    ("seed", "int", "Seed", "Random seed for shuffling and augmentation."),
+    (
+        "keep_decoded",
+        "bool",
+        "Keep decoded tensors",
+        "Append every decoded image to a Python list (the classic accidental growth).",
+    ),
+    (
+        "rescale",
+        "opt_float",
+        "Rescale",
+        "Multiply pixels by this factor (e.g. 0.00392 for 1/255); empty = none.",
+    ),
+    ("validation_split", "opt_float", "Validation split", "Fraction held out for validation; empty = none."),
+    (
+        "close_and_collect",
+        "bool",
+        "Close and collect",
+        "Close the iterator and call gc.collect() after each epoch.",
+    ),
+    ("workers", "int", "Workers", "PyDataset worker threads or processes."),
+    (
+        "use_multiprocessing",
+        "bool",
+        "Use multiprocessing",
+        "Workers are processes (each with its own memory).",
+    ),
+    ("max_queue_size", "int", "Max queue size", "Batches queued by the PyDataset workers."),
+    ("via_tf_data", "bool", "Via tf.data", "Wrap the generator in tf.data.Dataset.from_generator."),
+)
+
+
+# Options a sweep grid can vary, with the values offered by default.
+SWEEP_CHOICES: dict[str, tuple[Any, ...]] = {
+    "loader": (),  # filled by the page from LOADER_NAMES
+    "batch_size": (16, 32, 64, 128),
+    "cache": ("none", "memory", "file"),
+    "prefetch": ("none", "auto", 1, 2, 4),
+    "num_parallel_calls": ("none", "auto", 2, 4),
+    "dtype": ("float32", "float16", "uint8"),
+    "image_size": ((64, 64), (128, 128), (224, 224)),
+}
+
+
+def knob_value(text: str) -> str | int:
+    return int(text) if str(text).isdigit() else str(text)
+
+
+def applicable_specs(loader_options: Iterable[str]) -> list[tuple[str, str, str, str]]:
+    """The OPTION_SPECS rows a loader accepts (batch size and color mode are common to all)."""
+    wanted = set(loader_options) | {"batch_size", "color_mode"}
+    return [spec for spec in OPTION_SPECS if spec[0] in wanted]
+
+
+OPTION_DEFAULTS = TrialConfig(dataset="")
+
+
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {
+    "mode": MODES,
+    "model": MODELS,
+    "cache": ("none", "memory", "file"),
+    "dtype": ("float32", "float16", "uint8"),
+    "augmentation": ("none", "light", "heavy"),
+    "color_mode": COLOR_MODES,
+    "interpolation": INTERPOLATIONS,
+}
+
+
+def option_widget_spec(name: str, kind: str) -> tuple[str, dict[str, Any]]:
+    """Which Streamlit widget shows this option and its arguments besides label, help and key.
+
+    Returns (widget name: selectbox, checkbox or number_input, keyword arguments); the page
+    calls the widget and hands its raw value to ``option_value``.
+    """
+    default = getattr(OPTION_DEFAULTS, name)
+    if kind == "select":
+        choices = list(OPTION_CHOICES[name])
+        return "selectbox", {"options": choices, "index": choices.index(default)}
+    if kind == "knob":
+        choices = list(KNOB_CHOICES)
+        return "selectbox", {"options": choices, "index": choices.index(str(default))}
+    if kind == "bool":
+        return "checkbox", {"value": default}
+    if kind == "int":
+        # A seed of 0 is meaningful; every other integer option counts something.
+        return "number_input", {"min_value": 0 if name == "seed" else 1, "value": default, "step": 1}
+    if kind == "opt_int":
+        return "number_input", {"min_value": 1, "value": default, "step": 1}
+    if kind == "opt_float":
+        return "number_input", {"min_value": 0.0, "value": default, "format": "%.5f"}
+    raise ValueError(f"unknown option kind {kind!r}")
+
+
+def option_value(kind: str, raw: Any) -> Any:
+    """The TrialConfig value of a widget's raw value (number inputs return floats, knobs text)."""
+    if kind == "knob":
+        return knob_value(raw)
+    if kind == "int":
+        return int(raw)
+    if kind == "opt_int":
+        return None if raw is None else int(raw)
+    return raw
+
+
+def changed_options(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the options that differ from TrialConfig's defaults (what the run actually changes)."""
+    return {k: v for k, v in values.items() if v != getattr(OPTION_DEFAULTS, k)}
+
+
+def in_rows(items: Sequence[Any], per_row: int) -> list[Sequence[Any]]:
+    """Split items into rows of ``per_row`` (the last row may be shorter)."""
+    return [items[start : start + per_row] for start in range(0, len(items), per_row)]
+
+
+# The limits form's widgets; labels and allowed ranges are NUMBER_FIELDS' (no min/max here).
+LIMIT_INPUTS: dict[str, dict[str, Any]] = {
+    "budget": {
+        "step": 256,
+        "help": "The worker's whole process tree is killed when its RSS crosses this. "
+        "Empty = 80% of available RAM.",
+    },
+    "timeout": {"step": 30, "help": "Empty = no time limit."},
+}
+
+
+def limit_overrides(budget_mib: float | None, timeout_s: float | None) -> dict[str, Any]:
+    """TrialConfig fields for the limits form; empty inputs keep the defaults (80% of RAM, none)."""
+    out: dict[str, Any] = {}
+    if budget_mib:
+        out["memory_budget_bytes"] = int(budget_mib) * MiB
+    if timeout_s:
+        out["timeout_seconds"] = float(timeout_s)
+    return out
+
+
+def sweep_plan(
+    store: Any,
+    grid: Mapping[str, list[Any]],
+    *,
+    dataset: str,
+    loader: str,
+    epochs: Any,
+    steps: Any,
+    side: Any,
+    limits: Mapping[str, Any],
+) -> tuple[TrialConfig, list[TrialConfig], list[dict[str, Any]], float]:
+    """The Sweep form's values (already checked by ``form.problems``) as (base config, the grid's
+    trials (none without a grid), the combinations a loader refuses, estimated seconds in a row)."""
+    from diagnostics import sweep  # late: form is imported by every page, sweep only by this one
+
+    base = TrialConfig(
+        dataset=dataset,
+        loader=loader,
+        epochs=int(epochs),
+        steps=int(steps) if steps else None,
+        image_size=(int(side), int(side)),
+        **limits,
+    )
+    invalid: list[dict[str, Any]] = []
+    trials = sweep.expand(base, dict(grid), invalid=invalid) if grid else []
+    return base, trials, invalid, sweep.estimate_seconds(trials, store) if trials else 0.0
+
+
+def grid_values(picked: Iterable[Any]) -> list[Any]:
+    """Multiselect picks as a sweep grid's values; image sizes become lists, as JSON keeps them."""
+    return [list(v) if isinstance(v, tuple) else v for v in picked]
+
+
+# Numbers typed in the forms: labels and ranges ---------------------------------------------
 _EPOCHS = (1, 50)
 _STEPS = (1, 100_000)
 _PIXELS = (8, 4096)  # config.validate's image size limits
@@ -54,8 +272,8 @@ def unbounded(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def widget_spec(name: str, kind: str) -> tuple[str, dict[str, Any]]:
-    """``ui.option_widget_spec`` without the bounds (see ``unbounded``)."""
-    widget, kwargs = ui.option_widget_spec(name, kind)
+    """``option_widget_spec`` without the bounds (see ``unbounded``)."""
+    widget, kwargs = option_widget_spec(name, kind)
     return widget, unbounded(kwargs)
 
 
@@ -87,12 +305,12 @@ def problems(values: Mapping[str, Any]) -> list[str]:
 
 
 def option_problems(options: Mapping[str, Any]) -> list[str]:
-    """Problems of loader options typed as numbers (their lower bound from ``ui.option_widget_spec``)."""
+    """Problems of loader options typed as numbers (their lower bound from ``option_widget_spec``)."""
     out = []
-    for name, kind, label, _ in ui.OPTION_SPECS:
+    for name, kind, label, _ in OPTION_SPECS:
         if name not in options or kind not in ("int", "opt_int", "opt_float"):
             continue
-        low = ui.option_widget_spec(name, kind)[1].get("min_value")
+        low = option_widget_spec(name, kind)[1].get("min_value")
         problem = number_problem(label, options[name], low, None)
         if problem:
             out.append(problem)

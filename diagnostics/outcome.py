@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from diagnostics import throughput, ui
+from diagnostics import throughput, views
+from diagnostics.status import ACTIVE_STATUSES
+from diagnostics.units import format_bytes, format_rate, format_seconds
 
 __all__ = ["completed", "measured_metrics", "outcome_text", "reached_ready", "snippet_caption"]
 
@@ -35,16 +37,16 @@ def _epochs(run: Mapping[str, Any]) -> tuple[int, int]:
 def outcome_text(run: Mapping[str, Any]) -> str | None:
     """Markdown: the status, the error, then what was measured; None for a completed or live run."""
     status = run.get("status")
-    if completed(run) or status in ui.ACTIVE_STATUSES:
+    if completed(run) or status in ACTIVE_STATUSES:
         return None
     summary = run.get("summary") or {}
     done, planned = _epochs(run)
     error = (run.get("error") or "no reason was recorded").strip()
-    text = f"**{ui.STATUS_TEXT.get(status, status)}**: {error}\n\n"
+    text = f"**{views.common.STATUS_TEXT.get(status, status)}**: {error}\n\n"
     text += (
         f"Measured before it stopped: {summary.get('samples') or 0} memory samples over "
-        f"{ui.format_seconds(summary.get('duration_seconds'))}; {done} of {planned} epochs completed; "
-        f"peak RSS sampled {ui.format_bytes(summary.get('peak_rss_bytes'))}."
+        f"{format_seconds(summary.get('duration_seconds'))}; {done} of {planned} epochs completed; "
+        f"peak RSS sampled {format_bytes(summary.get('peak_rss_bytes'))}."
     )
     if not reached_ready(run):
         text += (
@@ -63,14 +65,16 @@ def measured_metrics(run: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     metrics = [
         (
             "Peak RSS until it stopped",
-            ui.format_bytes(summary.get("peak_rss_bytes")),
+            format_bytes(summary.get("peak_rss_bytes")),
             f"Highest memory measured before the run ended ({summary.get('peak_source') or 'no data'}).",
         ),
         ("Epochs completed", f"{done} of {planned}", "Epochs that finished before the run ended."),
     ]
     rate = throughput.of_summary(summary)
     if rate["images_per_second"] is not None and done >= 2:
-        metrics.append(("Throughput", ui.format_rate(rate["images_per_second"]), ui.throughput_help(rate)))
+        metrics.append(
+            ("Throughput", format_rate(rate["images_per_second"]), views.common.throughput_help(rate))
+        )
     return metrics
 
 
@@ -80,5 +84,5 @@ def snippet_caption(run: Mapping[str, Any]) -> str | None:
         return "This is the code the worker ran; copy it with the button at the top right."
     if not reached_ready(run):
         return None
-    status = ui.STATUS_TEXT.get(run.get("status"), run.get("status"))
+    status = views.common.STATUS_TEXT.get(run.get("status"), run.get("status"))
     return f"The code of this trial. It did not complete ({status}); the worker was stopped part-way."

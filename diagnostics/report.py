@@ -19,8 +19,9 @@ from typing import Any
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from diagnostics import charts, outcome, throughput, ui
+from diagnostics import charts, outcome, throughput, views
 from diagnostics.errors import StoreError
+from diagnostics.units import format_bytes, format_rate, format_seconds
 
 __all__ = ["render_html", "render_scenario_html"]
 
@@ -53,7 +54,7 @@ def render_html(store: Any, run_ids: list[int]) -> str:
         raise StoreError("a report needs at least one run id")
     runs = [store.get_run(int(run_id)) for run_id in run_ids]
     title = (
-        f"Run #{runs[0]['id']}: {ui.run_label(runs[0])}"
+        f"Run #{runs[0]['id']}: {views.common.run_label(runs[0])}"
         if len(runs) == 1
         else "Comparison of runs " + ", ".join(f"#{r['id']}" for r in runs)
     )
@@ -121,15 +122,15 @@ def _metrics(run: dict[str, Any]) -> str:
         overhead = peak - baseline
     slope = summary.get("leak_bytes_per_epoch")
     items = [
-        ("Peak RSS (VmHWM)", ui.format_bytes(peak)),
-        ("Baseline (RSS at ready)", ui.format_bytes(baseline)),
-        ("Overhead over baseline", ui.format_bytes(overhead, signed=True)),
-        ("Throughput", ui.format_rate(throughput.images_per_second(summary))),
+        ("Peak RSS (VmHWM)", format_bytes(peak)),
+        ("Baseline (RSS at ready)", format_bytes(baseline)),
+        ("Overhead over baseline", format_bytes(overhead, signed=True)),
+        ("Throughput", format_rate(throughput.images_per_second(summary))),
         (
             "Leak slope",
-            "n/a (< 3 epochs)" if slope is None else ui.format_bytes(slope, signed=True) + "/epoch",
+            "n/a (< 3 epochs)" if slope is None else format_bytes(slope, signed=True) + "/epoch",
         ),
-        ("Duration", ui.format_seconds(summary.get("duration_seconds"))),
+        ("Duration", format_seconds(summary.get("duration_seconds"))),
     ]
     return _metric_tiles(items)
 
@@ -143,7 +144,7 @@ def _metric_tiles(items: list[tuple[str, str]]) -> str:
 
 
 def _findings(findings: list[dict[str, Any]] | None) -> str:
-    items = ui.sorted_findings(findings)
+    items = views.common.sorted_findings(findings)
     if not items:
         return "<p>No findings: nothing in this run needs attention.</p>"
     out = []
@@ -178,7 +179,7 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
     config = run.get("config") or {}
     parts = []
     if heading:
-        parts.append(f"<h2>Run #{run['id']}: {_e(ui.run_label(run))}</h2>")
+        parts.append(f"<h2>Run #{run['id']}: {_e(views.common.run_label(run))}</h2>")
     parts.append(
         f"<p class='meta'>Status <b>{_e(run['status'])}</b> · dataset {_e(run.get('dataset_path'))} · "
         f"created {_e(run.get('created'))}</p>"
@@ -213,7 +214,7 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
                 charts.memory_model_figure(summary["memory_model"], summary.get("measured_overhead_bytes"))
             )
         )
-    epochs = ui.epochs_frame({"run": summary})
+    epochs = views.compare.epochs_frame({"run": summary})
     if not epochs.empty:
         parts.append("<h3>Epochs</h3>")
         parts.append(
@@ -223,8 +224,8 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
                         "epoch": r.epoch,
                         "images": r.images,
                         "seconds": f"{r.seconds:.2f}" if r.seconds is not None else "–",
-                        "images/s": ui.format_rate(r.images_per_second),
-                        "RSS at end": ui.format_bytes(r.rss_end_bytes),
+                        "images/s": format_rate(r.images_per_second),
+                        "RSS at end": format_bytes(r.rss_end_bytes),
                     }
                     for r in epochs.itertuples()
                 ]
@@ -233,10 +234,10 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
     groups = run.get("log_groups") or []
     if groups:
         parts.append("<h3>Log lines</h3>")
-        parts.append(_table(ui.log_group_rows(groups)))
+        parts.append(_table(views.run.log_group_rows(groups)))
     parts.append(
         "<h3>Configuration</h3>"
-        + _table([{"option": k, "value": ui.format_value(v)} for k, v in config.items()])
+        + _table([{"option": k, "value": views.common.format_value(v)} for k, v in config.items()])
     )
     caption = outcome.snippet_caption(run)
     if run.get("snippet") and caption:
@@ -246,24 +247,26 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
 
 
 def _comparison(store: Any, runs: list[dict[str, Any]]) -> str:
-    labels = {run["id"]: ui.run_label(run) for run in runs}
+    labels = {run["id"]: views.common.run_label(run) for run in runs}
     parts = ["<h2>Side by side</h2>"]
     rows = []
     for run in runs:
-        row = ui.compare_row(run, labels[run["id"]])
+        row = views.compare.compare_row(run, labels[run["id"]])
         row["findings"] = ", ".join(f.get("id", "?") for f in run.get("findings") or []) or "none"
         rows.append(row)
     parts.append(_table(rows))
     memory = {labels[r["id"]]: (store.samples(r["id"]), r.get("t_ready")) for r in runs}
     parts.append(_figure(charts.compare_memory_figure(memory)))
-    epochs = ui.epochs_frame({labels[r["id"]]: r.get("summary") for r in runs})
+    epochs = views.compare.epochs_frame({labels[r["id"]]: r.get("summary") for r in runs})
     parts.append(_figure(charts.compare_throughput_figure(epochs)))
     attributions = {labels[r["id"]]: (r.get("summary") or {}).get("attribution") for r in runs}
     parts.append(_figure(charts.compare_attribution_figure(attributions)))
     parts.append(
-        _table([{"run": k, "top components": ui.top_components_text(a)} for k, a in attributions.items()])
+        _table(
+            [{"run": k, "top components": views.xray.top_components_text(a)} for k, a in attributions.items()]
+        )
     )
-    diff = ui.config_diff({labels[r["id"]]: r.get("config") or {} for r in runs})
+    diff = views.common.config_diff({labels[r["id"]]: r.get("config") or {} for r in runs})
     parts.append("<h3>Configuration (differences highlighted)</h3>")
     parts.append(_table(diff.drop(columns="differs").to_dict("records"), highlight=diff["differs"].tolist()))
     columns = "".join(
@@ -276,21 +279,23 @@ def _comparison(store: Any, runs: list[dict[str, Any]]) -> str:
 def _xray(store: Any, run: dict[str, Any], samples: Any, events: Any) -> str:
     """Where the memory is: the stacked attribution, its table at the peak, stages, AUTOTUNE."""
     summary = run.get("summary") or {}
-    attribution, autotune = ui.xray_frames(store, run, samples, events)
+    attribution, autotune = views.xray.xray_frames(store, run, samples, events)
     figure = charts.attribution_figure(
         attribution,
         samples,
         events,
         t_ready=run.get("t_ready"),
-        baseline_bytes=ui.memory_figure_marks(run, events)["baseline_bytes"],
+        baseline_bytes=views.run.memory_figure_marks(run, events)["baseline_bytes"],
     )
     parts = ["<h3>Where the memory is</h3>", _figure(figure)]
-    parts.append(f"<p>{_e(ui.attribution_caption(summary.get('attribution')))}</p>")
-    parts.append(_table(ui.attribution_rows(summary.get("attribution"))))
+    parts.append(f"<p>{_e(views.xray.attribution_caption(summary.get('attribution')))}</p>")
+    parts.append(_table(views.xray.attribution_rows(summary.get("attribution"))))
     parts.append("<h3>Pipeline stages</h3>")
     # The sentence marks the stage in Markdown bold; the report shows it in HTML bold.
-    parts.append("<p>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", _e(ui.bound_sentence(summary))) + "</p>")
-    rows = ui.stage_rows(summary.get("pipeline"))
+    parts.append(
+        "<p>" + re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", _e(views.xray.bound_sentence(summary))) + "</p>"
+    )
+    rows = views.xray.stage_rows(summary.get("pipeline"))
     for row in rows:
         for column in ("buffered now (MiB)", "buffered peak (MiB)"):
             row[column] = "–" if row[column] is None else f"{row[column]:,.1f}"

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from diagnostics import form, ui
+from diagnostics import form, views
 from diagnostics.errors import DiagnosticsError
 from diagnostics.executors import Executor, get_executor
 from diagnostics.store import Store
@@ -27,6 +27,18 @@ def _store_for(home: str) -> Store:
 
     runner.recover_interrupted(store)
     return store
+
+
+def recover(store: Store) -> None:
+    """Close the runs and sweeps no live process will finish (``runner.recover_interrupted``).
+
+    Called once per page run by app.py, never from a refreshing fragment: the queue and the live
+    views only read (``diagnostics.queries``), a dead runner's run reads as interrupted there, and
+    a live view that sees it end reruns the page, which records it here.
+    """
+    from diagnostics import runner
+
+    runner.recover_interrupted(store)
 
 
 def get_store() -> Store:
@@ -51,22 +63,22 @@ def plot(fig: Any, key: str | None = None) -> None:
 
 def option_widget(name: str, kind: str, label: str, help_text: str, key: str) -> Any:
     widget, kwargs = form.widget_spec(name, kind)  # no min/max: form.option_problems checks
-    return ui.option_value(kind, getattr(st, widget)(label, help=help_text, key=key, **kwargs))
+    return form.option_value(kind, getattr(st, widget)(label, help=help_text, key=key, **kwargs))
 
 
 def loader_options_form(loader_name: str, prefix: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Widgets for the options this loader accepts, three per row; returns changed values only."""
     from diagnostics.loaders import get_loader
 
-    specs = [s for s in ui.applicable_specs(get_loader(loader_name).options) if s[0] not in skip]
+    specs = [s for s in form.applicable_specs(get_loader(loader_name).options) if s[0] not in skip]
     values: dict[str, Any] = {}
-    for row in ui.in_rows(specs, 3):
+    for row in form.in_rows(specs, 3):
         for column, (name, kind, label, help_text) in zip(st.columns(3), row, strict=False):
             with column:
                 values[name] = option_widget(
                     name, kind, label, help_text, key=f"{prefix}_{loader_name}_{name}"
                 )
-    return ui.changed_options(values)
+    return form.changed_options(values)
 
 
 def limits_form(prefix: str, budget_help: str | None = None) -> tuple[dict[str, Any], list[str]]:
@@ -76,16 +88,16 @@ def limits_form(prefix: str, budget_help: str | None = None) -> tuple[dict[str, 
     out-of-range value is a problem that refuses the run instead of a value Streamlit replaced.
     """
     raw = {}
-    for column, (field, spec) in zip(st.columns(2), ui.LIMIT_INPUTS.items(), strict=True):
+    for column, (field, spec) in zip(st.columns(2), form.LIMIT_INPUTS.items(), strict=True):
         spec = {**spec, "help": budget_help} if field == "budget" and budget_help else spec
         raw[field] = column.number_input(form.label(field), value=None, key=f"{prefix}_{field}", **spec)
     found = form.problems(raw)
-    return ({} if found else ui.limit_overrides(budget_mib=raw["budget"], timeout_s=raw["timeout"])), found
+    return ({} if found else form.limit_overrides(budget_mib=raw["budget"], timeout_s=raw["timeout"])), found
 
 
 def run_choices(store: Store, statuses: tuple[str, ...] | None = None) -> dict[int, str]:
     """{run id: label} newest first, for pickers."""
-    return ui.run_choices(store.list_runs(), statuses)
+    return views.common.run_choices(store.list_runs(), statuses)
 
 
 def _through_app() -> None:

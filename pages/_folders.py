@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from diagnostics import ui
+from diagnostics import folders, views
 
 OTHER = "Other folder…"
 REFRESH_SECONDS = 1.0
@@ -43,8 +43,8 @@ def dataset_picker(key: str = "dataset") -> str:
     from diagnostics.dataset import SAMPLE_DATA
 
     roots = _roots()
-    default = ui.default_folder(ui.last_folder(_home()), roots, str(SAMPLE_DATA))
-    choices = ui.folder_choices(default, _datasets(roots))
+    default = folders.default_folder(folders.last_folder(_home()), roots, str(SAMPLE_DATA))
+    choices = folders.folder_choices(default, _datasets(roots))
     choice = st.selectbox(
         "Dataset folder",
         [*choices, OTHER],
@@ -78,7 +78,7 @@ def folder_job(path: str) -> Any:
         st.info("Pick a dataset folder to list it.", icon=":material/folder_open:")
         return None
     job = _verification(path, _roots())
-    ui.remember_folder(_home(), path)
+    folders.remember_folder(_home(), path)
     verification_status(job)
     return job
 
@@ -92,7 +92,7 @@ def verification_status(job: Any) -> None:
         done, total = job.progress()
         bad = job.bad_files()
         error = job.error
-        fraction, text = ui.verification_state(
+        fraction, text = views.dataset.verification_state(
             done, total, job.bad_count(), job.finished, str(error.args[0]) if error else None
         )
         if error:
@@ -102,7 +102,7 @@ def verification_status(job: Any) -> None:
         else:
             st.progress(fraction, text=text)
         if bad and not error:
-            st.caption("Unreadable: " + ui.bad_files_text(bad))
+            st.caption("Unreadable: " + views.dataset.bad_files_text(bad))
         if job.finished and not finished_before:
             st.rerun(scope="app")  # the page now shows the verified figures; the refresh stops
 

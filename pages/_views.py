@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from diagnostics import charts, outcome, ui
+from diagnostics import charts, outcome, views
+from diagnostics.status import ACTIVE_STATUSES
 from diagnostics.store import Store
 from pages import _xray
 from pages._common import plot
@@ -24,18 +25,18 @@ def run_view(store: Store, run_id: int, *, key: str = "run") -> dict[str, Any]:
     samples = store.samples(run_id)
     events = store.events(run_id)
     _status_line(store, run)
-    if status in ui.ACTIVE_STATUSES:
-        fraction, text = ui.verification_wait(run) or ui.progress_state(run, events)
+    if status in ACTIVE_STATUSES:
+        fraction, text = views.run.verification_wait(run) or views.run.progress_state(run, events)
         st.progress(fraction, text=text)
     plot(
-        charts.memory_throughput_figure(samples, events, **ui.memory_figure_marks(run, events)),
+        charts.memory_throughput_figure(samples, events, **views.run.memory_figure_marks(run, events)),
         key=f"{key}_figure",
     )
     # Right under the memory figure, on the same time axis: where that memory is (not for a run
     # that ended without completing: its overhead would read as a measurement).
-    if status in ui.ACTIVE_STATUSES or outcome.completed(run):
+    if status in ACTIVE_STATUSES or outcome.completed(run):
         _xray.run_section(store, run, samples, events, key=key)
-    if status not in ui.ACTIVE_STATUSES:
+    if status not in ACTIVE_STATUSES:
         results(run)
     log_panel(store, run, events)
     return run
@@ -43,11 +44,11 @@ def run_view(store: Store, run_id: int, *, key: str = "run") -> dict[str, Any]:
 
 def _status_line(store: Store, run: dict[str, Any]) -> None:
     status = run["status"]
-    st.markdown(ui.status_markdown(run))
+    st.markdown(views.run.status_markdown(run))
     if status == "queued":
-        st.info(ui.queue_text(store.queue_position(run["id"])), icon=":material/hourglass_top:")
-    if run.get("cancel_requested") and status in ui.ACTIVE_STATUSES:
-        st.warning(ui.CANCEL_REQUESTED_TEXT, icon=":material/stop_circle:")
+        st.info(views.run.queue_text(store.queue_position(run["id"])), icon=":material/hourglass_top:")
+    if run.get("cancel_requested") and status in ACTIVE_STATUSES:
+        st.warning(views.run.CANCEL_REQUESTED_TEXT, icon=":material/stop_circle:")
     ended = outcome.outcome_text(run)  # a run that did not complete: why, and what it measured
     if ended:
         st.error(ended, icon=":material/error:")
@@ -56,7 +57,7 @@ def _status_line(store: Store, run: dict[str, Any]) -> None:
 
 
 def headline(run: dict[str, Any]) -> None:
-    metrics, captions = ui.headline_metrics(run), ui.headline_captions(run)
+    metrics, captions = views.run.headline_metrics(run), views.run.headline_captions(run)
     for column, (label, value, help_text), caption in zip(st.columns(4), metrics, captions, strict=True):
         column.metric(label, value, help=help_text)
         if caption:
@@ -64,13 +65,13 @@ def headline(run: dict[str, Any]) -> None:
 
 
 def findings(items: list[dict[str, Any]] | None, *, compact: bool = False) -> None:
-    items = ui.sorted_findings(items)
+    items = views.common.sorted_findings(items)
     if not items:
         st.success("No findings: nothing in this run needs attention.", icon=":material/check_circle:")
         return
     for finding in items:
         box = {"critical": st.error, "warning": st.warning}.get(finding.get("severity"), st.info)
-        box(ui.finding_markdown(finding))
+        box(views.common.finding_markdown(finding))
         if finding.get("evidence") and not compact:
             with st.expander(f"Evidence for `{finding.get('id')}`"):
                 st.json(finding["evidence"], expanded=False)
@@ -95,7 +96,7 @@ def results(run: dict[str, Any]) -> None:
         projection = summary.get("projection")
         if projection:
             with st.expander("Projection to the full folder"):
-                st.dataframe(ui.projection_table(projection), hide_index=True, width="stretch")
+                st.dataframe(views.run.projection_table(projection), hide_index=True, width="stretch")
     if run.get("snippet"):
         st.subheader("The measured pipeline as code")
         st.caption(outcome.snippet_caption(run))
@@ -122,12 +123,12 @@ def log_panel(store: Store, run: dict[str, Any], events: pd.DataFrame) -> None:
     if not groups:
         from diagnostics.logs import group_logs  # live: group what has arrived so far
 
-        groups = group_logs(store.logs(run["id"]), ui.epoch_start_times(events))
-    with st.expander(ui.log_groups_caption(groups)):
+        groups = group_logs(store.logs(run["id"]), views.run.epoch_start_times(events))
+    with st.expander(views.run.log_groups_caption(groups)):
         if not groups:
             st.caption("No output from the worker yet.")
             return
-        st.dataframe(ui.log_groups_table(groups), hide_index=True, width="stretch")
+        st.dataframe(views.run.log_groups_table(groups), hide_index=True, width="stretch")
         t_ready = run.get("t_ready")
         if t_ready is not None and any(g.get("times") for g in groups):
             plot(charts.log_timeline_figure(groups, events, t_ready), key=f"logs_{run['id']}")

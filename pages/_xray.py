@@ -1,7 +1,7 @@
 """Streamlit renderers of the Pipeline X-ray: where the memory is, stage by stage (issue 11).
 
 Used by ``_views.run_view`` (Run and History, live and finished) and the Compare page. Figures
-and tables come from ``diagnostics.charts`` / ``diagnostics.ui``; this module only lays them out.
+and tables come from ``diagnostics.charts`` / ``diagnostics.views``; this module only lays them out.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from diagnostics import charts, ui
+from diagnostics import charts, views
 from diagnostics.store import Store
+from diagnostics.units import format_bytes
 from pages._common import plot
 
 MIB_COLUMN = st.column_config.NumberColumn(format="%.1f")
@@ -23,8 +24,8 @@ def run_section(
     store: Store, run: dict[str, Any], samples: pd.DataFrame, events: pd.DataFrame, *, key: str = "run"
 ) -> None:
     """The stacked attribution over time, the table at the peak, the stages and AUTOTUNE's choices."""
-    attribution, autotune = ui.xray_frames(store, run, samples, events)
-    marks = ui.memory_figure_marks(run, events)
+    attribution, autotune = views.xray.xray_frames(store, run, samples, events)
+    marks = views.run.memory_figure_marks(run, events)
     summary = run.get("summary") or {}
     st.subheader("Where the memory is")
     figure = charts.attribution_figure(
@@ -32,17 +33,17 @@ def run_section(
     )
     plot(figure, key=f"{key}_attribution")
     if summary:
-        st.caption(ui.attribution_caption(summary.get("attribution")))
-        rows = ui.attribution_rows(summary.get("attribution"))
+        st.caption(views.xray.attribution_caption(summary.get("attribution")))
+        rows = views.xray.attribution_rows(summary.get("attribution"))
         if rows:
             st.dataframe(
                 pd.DataFrame(rows), hide_index=True, width="stretch", column_config={"MiB": MIB_COLUMN}
             )
         st.subheader("Pipeline stages")
         if summary.get("pipeline"):
-            st.markdown(ui.bound_sentence(summary))
+            st.markdown(views.xray.bound_sentence(summary))
             st.dataframe(
-                pd.DataFrame(ui.stage_rows(summary["pipeline"])),
+                pd.DataFrame(views.xray.stage_rows(summary["pipeline"])),
                 hide_index=True,
                 width="stretch",
                 column_config={
@@ -51,7 +52,7 @@ def run_section(
                 },
             )
         elif "pipeline" in summary:
-            st.info(ui.NO_TFDATA_NOTE, icon=":material/info:")
+            st.info(views.xray.NO_TFDATA_NOTE, icon=":material/info:")
         else:
             st.caption("This run predates the pipeline probe: no stage data.")
     if not autotune.empty:
@@ -77,9 +78,9 @@ def compare_section(runs: Mapping[str, dict[str, Any]]) -> None:
             [
                 {
                     "run": label,
-                    "overhead at peak": ui.format_bytes((a or {}).get("overhead_bytes"), signed=True),
-                    "top components": ui.top_components_text(a),
-                    "stages": ui.bound_sentence(runs[label].get("summary")).replace("**", ""),
+                    "overhead at peak": format_bytes((a or {}).get("overhead_bytes"), signed=True),
+                    "top components": views.xray.top_components_text(a),
+                    "stages": views.xray.bound_sentence(runs[label].get("summary")).replace("**", ""),
                 }
                 for label, a in attributions.items()
             ]

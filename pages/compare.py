@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from diagnostics import charts, throughput, ui
+from diagnostics import charts, throughput, views
 from diagnostics.report import render_html
+from diagnostics.status import FINISHED_STATUSES
 from pages import _views, _xray
 from pages._common import get_store, page_header, plot, run_choices, user_errors
 
@@ -14,7 +15,7 @@ page_header(
     "Compare runs", "Memory curves aligned at ready, throughput per epoch, what differs in the config."
 )
 store = get_store()
-choices = run_choices(store, tuple(ui.FINISHED_STATUSES))
+choices = run_choices(store, tuple(FINISHED_STATUSES))
 if len(choices) < 2:
     st.info("Compare needs at least two finished runs. Start some on the Run page.", icon=":material/info:")
     st.stop()
@@ -34,9 +35,9 @@ if len(picked) < 2:
 
 with user_errors():
     runs = {run_id: store.get_run(run_id) for run_id in picked}
-    labels = {run_id: ui.run_label(run) for run_id, run in runs.items()}
+    labels = {run_id: views.common.run_label(run) for run_id, run in runs.items()}
 
-    table = pd.DataFrame([ui.compare_row(run, labels[i]) for i, run in runs.items()])
+    table = pd.DataFrame([views.compare.compare_row(run, labels[i]) for i, run in runs.items()])
     st.dataframe(
         table,
         hide_index=True,
@@ -46,12 +47,12 @@ with user_errors():
 
     memory = {labels[i]: (store.samples(i), run.get("t_ready")) for i, run in runs.items()}
     plot(charts.compare_memory_figure(memory), key="cmp_memory")
-    epochs = ui.epochs_frame({labels[i]: run.get("summary") for i, run in runs.items()})
+    epochs = views.compare.epochs_frame({labels[i]: run.get("summary") for i, run in runs.items()})
     plot(charts.compare_throughput_figure(epochs), key="cmp_throughput")
     _xray.compare_section({labels[i]: run for i, run in runs.items()})
 
     st.subheader("Configuration")
-    diff = ui.config_diff({labels[i]: run.get("config") or {} for i, run in runs.items()})
+    diff = views.common.config_diff({labels[i]: run.get("config") or {} for i, run in runs.items()})
     only_diff = st.toggle("Only options that differ", value=True, key="cmp_only_diff")
     shown = diff[diff["differs"]] if only_diff else diff
     styled = shown.drop(columns="differs").style.apply(

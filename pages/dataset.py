@@ -9,8 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from diagnostics import charts, form, ui
+from diagnostics import charts, form, views
 from diagnostics.dataset import decoded_bytes
+from diagnostics.units import format_bytes
 from pages._common import dataset_picker, page_header, plot, user_errors
 from pages._folders import folder_job
 
@@ -22,7 +23,7 @@ with user_errors():
     if job is None:
         st.stop()
     listing = job.listing
-    st.caption(ui.listing_caption(listing))
+    st.caption(views.dataset.listing_caption(listing))
     left, right, _ = st.columns([1, 1, 2])
     # No min/max: a replaced value would give a decoded size for a size nobody typed.
     height = left.number_input(
@@ -34,7 +35,7 @@ with user_errors():
         st.error("No decoded size until this is fixed: " + " ".join(problems), icon=":material/error:")
     per_image = None if problems else decoded_bytes((int(height), int(width)), "rgb", "float32")
     verified = job.result() if job.finished and not job.error else None
-    images = verified.num_images if verified else ui.listing_images(listing)
+    images = verified.num_images if verified else views.dataset.listing_images(listing)
     bad = verified.bad_files if verified else job.bad_files()
 
     cols = st.columns(4)
@@ -46,8 +47,8 @@ with user_errors():
     cols[2].metric("Unreadable files" if verified else "Unreadable so far", f"{len(bad):,}")
     cols[3].metric(
         "Decoded, whole folder",
-        ui.format_bytes(per_image * images) if per_image else "—",
-        help=f"{ui.format_bytes(per_image)} per image at {height}×{width} rgb float32: "
+        format_bytes(per_image * images) if per_image else "—",
+        help=f"{format_bytes(per_image)} per image at {height}×{width} rgb float32: "
         "what cache() in memory would hold."
         if per_image
         else None,
@@ -58,7 +59,7 @@ with user_errors():
         plot(charts.class_counts_figure(verified.counts if verified else listing.counts), key="ds_classes")
     if verified:
         st.dataframe(
-            pd.DataFrame(ui.scan_summary_rows(verified), columns=["", "value"]),
+            pd.DataFrame(views.dataset.scan_summary_rows(verified), columns=["", "value"]),
             hide_index=True,
             width="stretch",
         )

@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from diagnostics import ui
+from diagnostics import views
 from diagnostics.export import run_json
 from diagnostics.report import render_html
 from pages._common import get_store, page_header, user_errors
@@ -45,8 +45,8 @@ with user_errors():
     statuses = left.multiselect("Status", sorted(runs["status"].unique()), key="hist_status")
     loaders = middle.multiselect("Loader", sorted(runs["loader"].dropna().unique()), key="hist_loader")
     text = right.text_input("Dataset contains", key="hist_text", placeholder="e.g. sample_data")
-    shown = ui.filter_runs(runs, statuses, loaders, text)
-    table = ui.history_table(shown)
+    shown = views.history.filter_runs(runs, statuses, loaders, text)
+    table = views.history.history_table(shown)
     table_ids = [int(i) for i in table["id"]]
 
     def _sync_selection() -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from diagnostics import form, ui
+from diagnostics import form, queries, views
 from diagnostics.config import TrialConfig, validate
 from diagnostics.dataset import decoded_bytes
 from diagnostics.loaders import LOADER_NAMES, get_loader
+from diagnostics.status import ACTIVE_STATUSES
 from pages import _views
 from pages._common import (
     dataset_picker,
@@ -34,7 +35,7 @@ with st.expander("Trial set-up", expanded=not chosen):
             st.error(path_error, icon=":material/folder_off:")
         job = None if path_error else folder_job(folder)
         if job is not None:
-            st.caption(ui.listing_caption(job.listing))
+            st.caption(views.dataset.listing_caption(job.listing))
         left, middle, right = st.columns(3)
         loader = left.selectbox(
             "Loader",
@@ -44,12 +45,12 @@ with st.expander("Trial set-up", expanded=not chosen):
         )
         mode = middle.selectbox(
             "Mode",
-            ui.OPTION_CHOICES["mode"],
+            form.OPTION_CHOICES["mode"],
             key="run_mode",
             help="iterate: the input pipeline alone; fit: model.fit on a small model.",
         )
         model = right.selectbox(
-            "Model (fit)", ui.OPTION_CHOICES["model"], key="run_model", disabled=mode != "fit"
+            "Model (fit)", form.OPTION_CHOICES["model"], key="run_model", disabled=mode != "fit"
         )
         a, b, c, d = st.columns(4)
         # No min/max on the widgets: an out-of-range value must refuse the run, not be replaced.
@@ -82,12 +83,14 @@ with st.expander("Trial set-up", expanded=not chosen):
         )
         if job is not None:
             per_image = decoded_bytes(config.image_size, config.color_mode, config.dtype)
-            st.caption(ui.decoded_caption(per_image, ui.listing_images(job.listing)))
+            st.caption(views.dataset.decoded_caption(per_image, views.dataset.listing_images(job.listing)))
             if not steps and not problems:  # the default needs a valid batch size
                 listed = config.replace(dataset=job.listing.root)
-                steps_note.caption(ui.steps_default_caption(ui.listing_images(job.listing), listed, store))
+                steps_note.caption(
+                    views.run.steps_default_caption(views.dataset.listing_images(job.listing), listed, store)
+                )
             if not job.finished:
-                st.caption(ui.WAIT_FOR_VERIFICATION)
+                st.caption(views.dataset.WAIT_FOR_VERIFICATION)
         if (
             st.button(
                 "Run",
@@ -131,11 +134,11 @@ if status is None:
     st.rerun()
 
 
-@st.fragment(run_every=1.0 if status in ui.ACTIVE_STATUSES else None)
+@st.fragment(run_every=1.0 if status in ACTIVE_STATUSES else None)
 def live() -> None:
     with user_errors():
-        run = ui.live_run(store, run_id)  # a run whose runner died reads as interrupted
-        if run["status"] in ui.ACTIVE_STATUSES:
+        run = queries.live_run(store, run_id)  # a run whose runner died reads as interrupted
+        if run["status"] in ACTIVE_STATUSES:
             if st.button(
                 "Cancel",
                 icon=":material/stop_circle:",
@@ -144,7 +147,7 @@ def live() -> None:
             ):
                 store.request_cancel(run_id)
         run = _views.run_view(store, run_id)
-        if (run["status"] in ui.ACTIVE_STATUSES) != (status in ui.ACTIVE_STATUSES):
+        if (run["status"] in ACTIVE_STATUSES) != (status in ACTIVE_STATUSES):
             st.rerun(scope="app")  # finished (or started): switch the fragment's refresh on or off
 
 

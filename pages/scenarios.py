@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from diagnostics import charts, report, scenarios, ui
+from diagnostics import charts, report, scenarios, views
 from pages._common import dataset_picker, get_store, page_header, plot, user_errors
 
 page_header(
@@ -92,7 +92,7 @@ with user_errors():
     }
     memory = {names[i]: (store.samples(i), run.get("t_ready")) for i, run in runs.items()}
     plot(charts.compare_memory_figure(memory, height=420), key="scn_memory")
-    epochs = ui.epochs_frame({names[i]: run.get("summary") for i, run in runs.items()})
+    epochs = views.compare.epochs_frame({names[i]: run.get("summary") for i, run in runs.items()})
     plot(charts.compare_throughput_figure(epochs), key="scn_throughput")
     if result["scenario"] == "log_lines":
         for run_id, run in runs.items():

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from diagnostics import charts, form, sweep, ui
+from diagnostics import charts, form, queries, sweep, views
 from diagnostics.loaders import LOADER_NAMES
 from diagnostics.runner import TRIAL_EPOCH_SECONDS
+from diagnostics.status import ACTIVE_SWEEP_STATUSES, FINISHED_STATUSES
+from diagnostics.units import format_seconds
 from pages._common import (
     dataset_picker,
     get_store,
@@ -45,13 +47,13 @@ with new_tab, user_errors():
     st.markdown("**Grid**: pick the values to try for each option you want to vary (empty = keep the base).")
     grid: dict[str, list] = {}
     columns = st.columns(4)
-    for i, (name, values) in enumerate(ui.SWEEP_CHOICES.items()):
+    for i, (name, values) in enumerate(form.SWEEP_CHOICES.items()):
         options = list(LOADER_NAMES) if name == "loader" else list(values)
         picked = columns[i % 4].multiselect(
-            name.replace("_", " "), options, key=f"sweep_grid_{name}", format_func=ui.format_value
+            name.replace("_", " "), options, key=f"sweep_grid_{name}", format_func=views.common.format_value
         )
         if picked:
-            grid[name] = ui.grid_values(picked)
+            grid[name] = form.grid_values(picked)
     limits, problems = limits_form(
         "sweep",
         budget_help="Each trial is killed above it, and the recommendation is the fastest config "
@@ -61,7 +63,7 @@ with new_tab, user_errors():
     trials, invalid = [], []
     executor, slots = where_trials_run()
     if not problems:  # a value Streamlit would have replaced never reaches a trial
-        base, trials, invalid, seconds = ui.sweep_plan(
+        base, trials, invalid, seconds = form.sweep_plan(
             store,
             grid,
             dataset=folder,
@@ -73,7 +75,7 @@ with new_tab, user_errors():
         )
         spread = f"on {slots} nodes side by side" if executor.name == "ray" else "one after another"
         st.info(
-            f"{len(trials)} trial(s), about {ui.format_seconds(seconds / (slots or 1))} {spread}.",
+            f"{len(trials)} trial(s), about {format_seconds(seconds / (slots or 1))} {spread}.",
             icon=":material/calculate:",
         )
     for item in invalid:
@@ -97,11 +99,11 @@ with new_tab, user_errors():
         st.rerun()
 
 with stored_tab, user_errors():
-    sweeps = ui.stored_sweeps(store)  # a sweep whose process died reads as interrupted
+    sweeps = queries.stored_sweeps(store)  # a sweep whose process died reads as interrupted
     if sweeps.empty:
         st.info("No sweeps yet.", icon=":material/info:")
     else:
-        labels = ui.sweep_labels(sweeps)
+        labels = views.sweep.sweep_labels(sweeps)
         current = st.session_state.get("sweep_id")
         chosen = st.selectbox(
             "Open a stored sweep",
@@ -116,20 +118,20 @@ with stored_tab, user_errors():
 
 def sweep_view(sweep_id: int) -> None:
     with user_errors():
-        stored = ui.live_sweep(store, sweep_id)  # a sweep whose process died reads as interrupted
+        stored = queries.live_sweep(store, sweep_id)  # a sweep whose process died reads as interrupted
         result = sweep.sweep_result(store, sweep_id)
-        if result["status"] not in LIVE and st.session_state.get("sweep_was_live"):
+        if stored["status"] not in LIVE and st.session_state.get("sweep_was_live"):
             st.session_state["sweep_was_live"] = False
             st.rerun(scope="app")  # finished: stop the one-second refresh
         total = (stored.get("summary") or {}).get("trials") or len(result["rows"])
-        finished = sum(1 for row in result["rows"] if row["status"] in ui.FINISHED_STATUSES)
+        finished = sum(1 for row in result["rows"] if row["status"] in FINISHED_STATUSES)
         st.subheader(f"Sweep #{sweep_id}: {result['name']}")
         st.progress(
             finished / max(total, 1), text=f"{finished} of {total} trials finished · sweep {result['status']}"
         )
         if stored.get("error"):
             st.warning(f"Sweep {stored['status']}: {stored['error']}", icon=":material/warning:")
-        points = ui.sweep_points_frame(result)
+        points = views.sweep.sweep_points_frame(result)
         best = result["recommendation"]
         budget = (best or {}).get("memory_budget_bytes")
         plot(
@@ -146,13 +148,13 @@ def sweep_view(sweep_id: int) -> None:
                     st.code(best["snippet"], language="python")
         elif finished:
             st.warning(result.get("refusal") or "No finished trial qualifies for a recommendation yet.")
-        st.dataframe(ui.sweep_trials_table(points), hide_index=True, width="stretch")
+        st.dataframe(views.sweep.sweep_trials_table(points), hide_index=True, width="stretch")
 
 
-LIVE = ui.ACTIVE_SWEEP_STATUSES
+LIVE = ACTIVE_SWEEP_STATUSES
 if st.session_state.get("sweep_id") is not None:
     sweep_id = int(st.session_state["sweep_id"])
     with user_errors():
-        live = ui.live_sweep(store, sweep_id)["status"] in LIVE
+        live = queries.live_sweep(store, sweep_id)["status"] in LIVE
         st.session_state["sweep_was_live"] = live
         st.fragment(sweep_view, run_every=1.0 if live else None)(sweep_id)

@@ -43,7 +43,7 @@ def compare_memory_figure(
 
 
 def compare_throughput_figure(epochs: pd.DataFrame, *, height: int = 420) -> go.Figure:
-    """Grouped bars: images/s per epoch for each run (``epochs`` from ``ui.epochs_frame``)."""
+    """Grouped bars: images/s per epoch for each run (``epochs`` from ``views.compare.epochs_frame``)."""
     if epochs is None or epochs.empty:
         return empty("No completed epochs to compare.", height=height)
     fig = go.Figure()

@@ -8,9 +8,10 @@ import pandas as pd
 import plotly.io as pio
 import pytest
 
-from diagnostics import charts, ui
+from diagnostics import charts, views
 from diagnostics.report import render_html
 from diagnostics.store import Store
+from diagnostics.units import format_bytes, format_rate, format_seconds
 from tests.app.synthetic import MIB, fill_store, run_frames
 
 
@@ -74,7 +75,7 @@ def test_pareto_and_compare_figures():
     s2, _ = run_frames(t_ready=500.0)
     fig = charts.compare_memory_figure({"one": (s1, 100.0), "two": (s2, 500.0)})
     assert min(fig.data[0].x) == pytest.approx(min(fig.data[1].x), abs=0.05)  # both aligned at ready
-    epochs = ui.epochs_frame({"one": {"epochs": [{"index": 0, "images_per_second": 10.0}]}})
+    epochs = views.compare.epochs_frame({"one": {"epochs": [{"index": 0, "images_per_second": 10.0}]}})
     fig = charts.compare_throughput_figure(epochs)
     assert list(fig.data[0].y) == [10.0]
 
@@ -87,12 +88,12 @@ def test_dataset_figures():
 
 
 def test_format_helpers():
-    assert ui.format_bytes(1536) == "1.5 KiB"
-    assert ui.format_bytes(3 * MIB, signed=True) == "+3.0 MiB"
-    assert ui.format_bytes(None) == "–"
-    assert ui.format_seconds(125) == "2 min 05 s"
-    assert ui.format_rate(1234.4) == "1,234 img/s"
-    diff = ui.config_diff({"a": {"x": 1, "y": 2}, "b": {"x": 1, "y": 3}})
+    assert format_bytes(1536) == "1.5 KiB"
+    assert format_bytes(3 * MIB, signed=True) == "+3.0 MiB"
+    assert format_bytes(None) == "–"
+    assert format_seconds(125) == "2 min 05 s"
+    assert format_rate(1234.4) == "1,234 img/s"
+    diff = views.common.config_diff({"a": {"x": 1, "y": 2}, "b": {"x": 1, "y": 3}})
     assert diff.iloc[0].to_dict() == {"option": "y", "a": "2", "b": "3", "differs": True}
     assert not diff.iloc[1]["differs"]
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from diagnostics import dataset, ui
+from diagnostics import dataset, views
 from diagnostics.dataset import verification
 from diagnostics.store import Store
+from diagnostics.units import format_bytes
 from tests.app.test_pages_smoke import FAKE_WORKER, REPO, SAMPLE_DATA, app_at
 from tests.e2e.folders import make_image_folder
 
@@ -92,7 +93,7 @@ def test_listing_shows_at_once_and_option_changes_never_rescan(roots, calls):
     at.number_input(key="run_h").set_value(64).run()
     loader = at.selectbox(key="run_loader").value
     at.selectbox(key=f"run_{loader}_dtype").set_value("uint8").run()
-    decoded = ui.format_bytes(dataset.decoded_bytes((64, 128), "rgb", "uint8"))
+    decoded = format_bytes(dataset.decoded_bytes((64, 128), "rgb", "uint8"))
     assert f"Decoded {decoded} per image" in texts(at)
     at.selectbox(key="run_loader").set_value("keras_directory").run()
     assert not at.exception, [e.message for e in at.exception]
@@ -151,7 +152,7 @@ def test_a_trial_started_before_verification_ends_waits_for_it_with_progress(roo
     at = app_at("pages/run.py")
     at.selectbox(key="run_choice").set_value(flowers).run()
     at.selectbox(key="run_loader").set_value("tfdata_map_batch").run()
-    assert ui.WAIT_FOR_VERIFICATION in texts(at)
+    assert views.dataset.WAIT_FOR_VERIFICATION in texts(at)
     assert "Empty = whole epochs: the full folder (301 images, 10 steps)" in texts(at)
     at.button(key="run_start").click().run()
     assert not at.exception, [e.message for e in at.exception]

@@ -16,7 +16,7 @@ import psutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from diagnostics import scenarios, ui
+from diagnostics import queries, scenarios
 from diagnostics.config import TrialConfig
 from diagnostics.store import Store
 from tests.app.synthetic import fill_store
@@ -89,36 +89,36 @@ def _run_row(store: Store, status: str, *, ready: bool = False) -> int:
 
 def test_queue_view_says_what_each_trial_is_doing(home):
     store = Store(home)
-    assert ui.queue_view(store) == [("", "No trial running.")]
+    assert queries.queue_view(store) == [("", "No trial running.")]
     starting = _run_row(store, "running")
     queued = _run_row(store, "queued")
-    lines = [text for _, text in ui.queue_view(store)]
+    lines = [text for _, text in queries.queue_view(store)]
     assert lines == [
         f"#{starting} keras_directory: starting the worker (importing TensorFlow)",
         f"#{queued} keras_directory: queued, 1 trial ahead",
     ]
     store.update_run(starting, t_ready=2.0)
-    assert [text for _, text in ui.queue_view(store)][0] == f"#{starting} keras_directory: running"
+    assert [text for _, text in queries.queue_view(store)][0] == f"#{starting} keras_directory: running"
     store.update_run(starting, status="completed")
     store.update_run(queued, status="running", t_ready=3.0)
-    assert [text for _, text in ui.queue_view(store)] == [f"#{queued} keras_directory: running"]
+    assert [text for _, text in queries.queue_view(store)] == [f"#{queued} keras_directory: running"]
     store.update_run(queued, status="completed")
     sweep_id = store.create_sweep("batch", {"batch_size": [16, 32]}, TrialConfig(dataset="x"))
     store.update_sweep(sweep_id, status="running", summary={"trials": 2})
-    lines = [text for _, text in ui.queue_view(store)]
+    lines = [text for _, text in queries.queue_view(store)]
     assert lines == [f"Sweep #{sweep_id} batch: 0 of 2 trials done"], lines
     swept = store.create_run(TrialConfig(dataset=str(SAMPLE_DATA)), sweep_id=sweep_id)
     store.update_run(swept, status="completed")
     store.update_sweep(sweep_id, owner_create_time=1.0)  # its process died between trials (pid reused)
-    assert ui.queue_view(store) == [("", "No trial running.")]
-    assert store.get_sweep(sweep_id)["status"] == "interrupted"
+    assert queries.queue_view(store) == [("", "No trial running.")]
+    assert store.get_sweep(sweep_id)["status"] == "running"  # the queue only reads; recovery writes
     store.update_sweep(sweep_id, status="completed")
     job = {"id": "j1", "scenario": "cache", "status": "running", "done": 1, "total": 2, "started": 1.0}
     job.update(pid=os.getpid(), pid_create_time=psutil.Process().create_time())
     scenarios._write_job(store, job)
-    assert [text for _, text in ui.queue_view(store)] == ["Scenario cache: 1 of 2 trials done"]
+    assert [text for _, text in queries.queue_view(store)] == ["Scenario cache: 1 of 2 trials done"]
     scenarios._write_job(store, {**job, "pid": 1, "pid_create_time": 0.0})  # its process died
-    assert ui.queue_view(store) == [("", "No trial running.")]
+    assert queries.queue_view(store) == [("", "No trial running.")]
 
 
 def test_a_queued_run_is_not_starting_the_worker(home):
@@ -202,7 +202,7 @@ def test_a_killed_cli_sweep_reads_as_interrupted_and_keeps_its_finished_trials(h
     assert "process running this sweep ended" in _texts(at), _texts(at)
     assert "No trial running" in _sidebar_texts(at)
     assert "interrupted" in at.selectbox(key="sweep_open").options[0]  # the stored sweeps' list
-    sweep = ui.live_sweep(store, sweep_id)
+    sweep = queries.live_sweep(store, sweep_id)
     assert sweep["status"] == "interrupted"
     assert "process running this sweep ended" in sweep["error"], sweep["error"]
     statuses = _sweep_statuses(store)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diagnostics import charts, ui
+from diagnostics import charts, views
 from tests.app.synthetic import CACHE, MIB, PREFETCH, SHUFFLE, run_frames, xray_frames, xray_summary
 
 STACKED = "components"
@@ -116,7 +116,7 @@ def test_compare_attribution_puts_runs_side_by_side():
 
 def test_attribution_rows_always_end_with_unattributed():
     summary = xray_summary()
-    rows = ui.attribution_rows(summary["attribution"])
+    rows = views.xray.attribution_rows(summary["attribution"])
     assert [r["component"] for r in rows][:2] == [CACHE, SHUFFLE]  # largest first
     assert rows[-1] == {
         "component": "unattributed",
@@ -127,7 +127,7 @@ def test_attribution_rows_always_end_with_unattributed():
     }
     assert rows[1]["how it was measured"] == "Shuffle"
     split = {**summary["attribution"], "unattributed_split": {"detail": "malloc heap in use grew 20 MiB"}}
-    assert ui.attribution_rows(split)[-1]["how it was measured"] == "malloc heap in use grew 20 MiB"
+    assert views.xray.attribution_rows(split)[-1]["how it was measured"] == "malloc heap in use grew 20 MiB"
     assert rows[0]["kind"] == "tf.data stage" and rows[0]["share of overhead"] == "67%"
     # Components listing unattributed themselves: still one row, still last.
     listed = {**summary["attribution"], "unattributed_bytes": None}
@@ -135,26 +135,26 @@ def test_attribution_rows_always_end_with_unattributed():
         *listed["components"],
         {"name": "unattributed", "kind": "other", "bytes": 16 * MIB},
     ]
-    assert [r["component"] for r in ui.attribution_rows(listed)].count("unattributed") == 1
-    assert ui.attribution_rows(listed)[-1]["MiB"] == 16.0
+    assert [r["component"] for r in views.xray.attribution_rows(listed)].count("unattributed") == 1
+    assert views.xray.attribution_rows(listed)[-1]["MiB"] == 16.0
 
 
 def test_negative_unattributed_is_said_not_hidden():
     attribution = {**xray_summary()["attribution"], "unattributed_bytes": -10 * MIB}
-    assert ui.attribution_rows(attribution)[-1]["MiB"] == -10.0
-    assert "exceed it by 10.0 MiB" in ui.attribution_caption(attribution)
-    assert "5% of it is unattributed" in ui.attribution_caption(xray_summary()["attribution"])
+    assert views.xray.attribution_rows(attribution)[-1]["MiB"] == -10.0
+    assert "exceed it by 10.0 MiB" in views.xray.attribution_caption(attribution)
+    assert "5% of it is unattributed" in views.xray.attribution_caption(xray_summary()["attribution"])
 
 
 def test_top_components_text():
-    text = ui.top_components_text(xray_summary()["attribution"], n=2)
+    text = views.xray.top_components_text(xray_summary()["attribution"], n=2)
     assert text == f"{CACHE} 200.0 MiB (67%), {SHUFFLE} 58.0 MiB (19%); unattributed 16.0 MiB (5%)"
-    assert ui.top_components_text(None) == "–"
+    assert views.xray.top_components_text(None) == "–"
 
 
 def test_stage_rows_and_bound_sentence():
     summary = xray_summary()
-    rows = ui.stage_rows(summary["pipeline"])
+    rows = views.xray.stage_rows(summary["pipeline"])
     # Output first in the summary, source first (as in the code) in the table.
     assert [r["stage"] for r in rows] == ["parallel map in flight", CACHE, SHUFFLE, PREFETCH]
     shuffle = rows[2]
@@ -163,7 +163,7 @@ def test_stage_rows_and_bound_sentence():
     assert shuffle["elements now / peak"] == "250 / 299" and shuffle["share of time"] == "5%"
     assert rows[0]["own rate"] == "310 img/s"
     assert rows[0]["AUTOTUNE"] == "parallelism 4" and rows[1]["AUTOTUNE"] == "–"
-    sentence = ui.bound_sentence(summary)
+    sentence = views.xray.bound_sentence(summary)
     assert "**parallel map in flight**, at 310 img/s on its own" in sentence
     fit = {
         "pipeline": {
@@ -176,10 +176,10 @@ def test_stage_rows_and_bound_sentence():
     }
     assert (
         "Training is **input-bound**: training waited 1.20 s of 3.00 s (40%) for the next batch."
-        in ui.bound_sentence(fit)
+        in views.xray.bound_sentence(fit)
     )
-    assert ui.bound_sentence({"pipeline": None}) == ui.NO_TFDATA_NOTE
-    assert "needs tf.data" in ui.NO_TFDATA_NOTE
+    assert views.xray.bound_sentence({"pipeline": None}) == views.xray.NO_TFDATA_NOTE
+    assert "needs tf.data" in views.xray.NO_TFDATA_NOTE
 
 
 def test_components_that_never_held_memory_stay_out_of_the_chart_but_unattributed_stays():
@@ -208,11 +208,11 @@ def test_the_run_figures_line_up_on_the_page():
 def test_the_caption_leaves_needs_tfdata_to_the_stage_section_and_keeps_other_notes():
     attribution = {
         **xray_summary()["attribution"],
-        "note": "The peak fell between snapshots. " + ui.NO_TFDATA_NOTE,
+        "note": "The peak fell between snapshots. " + views.xray.NO_TFDATA_NOTE,
     }
-    caption = ui.attribution_caption(attribution)
+    caption = views.xray.attribution_caption(attribution)
     assert "needs tf.data" not in caption and "The peak fell between snapshots." in caption
-    assert "needs tf.data" in ui.bound_sentence({"pipeline": None})
+    assert "needs tf.data" in views.xray.bound_sentence({"pipeline": None})
 
 
 def test_html_report_has_the_attribution_chart_table_and_stages(tmp_path):

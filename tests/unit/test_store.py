@@ -325,13 +325,13 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path):
 
 def test_history_reads_sweep_runs_apart_by_the_options_that_differ(store):
     # issue 13 item 11: History had no option columns, so the runs of a sweep read alike.
-    from diagnostics import ui
+    from diagnostics import views
 
     for batch, cache in ((32, "none"), (64, "none"), (32, "memory")):
         store.create_run(_config(batch_size=batch, cache=cache))
     runs = store.list_runs()
     assert {"batch_size", "cache", "prefetch", "dtype", "image_size"} <= set(runs.columns)
-    table = ui.history_table(runs)
+    table = views.history.history_table(runs)
     assert "batch_size" in table.columns and "cache" in table.columns
     assert "dtype" not in table.columns  # the same in every run: no column
     assert list(table["batch_size"]) == [32, 64, 32] and list(table["cache"]) == ["memory", "none", "none"]

@@ -7,9 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from diagnostics import analysis, report, sweep, throughput, ui
+from diagnostics import analysis, report, sweep, throughput, views
 from diagnostics.export import run_json
 from diagnostics.store import Store
+from diagnostics.units import format_rate
 from tests.app.synthetic import run_frames
 
 MiB = 1024**2
@@ -78,8 +79,8 @@ def test_every_view_shows_the_same_throughput(tmp_path):
     expected = throughput.images_per_second(run["summary"])
     assert expected == pytest.approx(100.0)
     # Run page headline
-    rate = next(v for label, v, _ in ui.headline_metrics(run) if label == "Throughput")
-    assert rate == ui.format_rate(expected)
+    rate = next(v for label, v, _ in views.run.headline_metrics(run) if label == "Throughput")
+    assert rate == format_rate(expected)
     # History table, CSV export (list_runs) and the JSON export
     listed = store.list_runs().set_index("id")
     assert listed.loc[run_id, "images_per_second"] == pytest.approx(expected)
@@ -87,9 +88,9 @@ def test_every_view_shows_the_same_throughput(tmp_path):
     # the stored summary itself
     assert run["summary"]["images_per_second"] == pytest.approx(expected)
     # Compare table and the HTML report (one run and a comparison)
-    assert ui.compare_row(run, "a")["images/s"] == ui.format_rate(expected)
+    assert views.compare.compare_row(run, "a")["images/s"] == format_rate(expected)
     page = report.render_html(store, [run_id, other])
-    assert page.count(ui.format_rate(expected)) >= 4 and "75.0 img/s" not in page
+    assert page.count(format_rate(expected)) >= 4 and "75.0 img/s" not in page
     # sweep rows
     store.update_run(run_id, summary={**run["summary"], "peak_rss_bytes": 600 * MiB})
     sweep_id = store.create_sweep("s", {"batch_size": [32]}, run["config"])
@@ -100,7 +101,7 @@ def test_every_view_shows_the_same_throughput(tmp_path):
 
 def test_help_text_carries_the_definition():
     run = {"summary": {"epochs": epochs((100, 2.0), (100, 1.0))}}
-    help_text = next(h for label, _, h in ui.headline_metrics(run) if label == "Throughput")
+    help_text = next(h for label, _, h in views.run.headline_metrics(run) if label == "Throughput")
     assert throughput.DEFINITION in help_text
 
 

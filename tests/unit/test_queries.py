@@ -1,0 +1,75 @@
+"""diagnostics.queries: the queue and the live run/sweep views read the store and never write it.
+
+A run left 'running' by a runner that died (here: a runner identity that matches no live process)
+reads as interrupted in every query, while the stored row stays exactly as it was until the
+recovery (``runner.recover_interrupted``) runs.
+"""
+
+from __future__ import annotations
+
+from diagnostics import queries
+from diagnostics.config import TrialConfig
+from diagnostics.runner import recover_interrupted
+from diagnostics.store import Store
+
+
+def _dead_run(store: Store, status: str = "running") -> int:
+    run_id = store.create_run(TrialConfig(dataset="x"))
+    # pid 1 is alive but started long before this create time: a reused pid, not this runner.
+    store.update_run(run_id, status=status, t_ready=1.0, runner_pid=1, runner_create_time=1.0)
+    return run_id
+
+
+def _live_run(store: Store) -> int:
+    run_id = store.create_run(TrialConfig(dataset="x"))  # this (live) process is its runner
+    store.update_run(run_id, status="running", t_ready=1.0)
+    return run_id
+
+
+def test_a_dead_runners_run_reads_as_interrupted_in_the_queue_and_the_store_is_untouched(tmp_path):
+    store = Store(tmp_path)
+    dead = _dead_run(store)
+    before = store.get_run(dead)
+    assert queries.queue_view(store) == [("", "No trial running.")]
+    run = queries.live_run(store, dead)
+    assert run["status"] == "interrupted"
+    assert run["error"] == "the process running this trial ended before the trial did"
+    assert store.get_run(dead) == before  # nothing written: still 'running', no finished time
+    assert before["status"] == "running" and before["finished"] is None
+    recover_interrupted(store)  # the recovery writes what the queries showed
+    stored = store.get_run(dead)
+    assert stored["status"] == "interrupted" and stored["error"] == run["error"]
+
+
+def test_the_queue_counts_a_live_run_behind_a_dead_one_as_next(tmp_path):
+    store = Store(tmp_path)
+    _dead_run(store, "queued")
+    live = _live_run(store)
+    assert [text for _, text in queries.queue_view(store)] == [f"#{live} keras_directory: running"]
+    assert queries.live_run(store, live)["status"] == "running"
+
+
+def test_a_dead_sweep_reads_as_interrupted_and_stays_stored_as_running(tmp_path):
+    store = Store(tmp_path)
+    sweep_id = store.create_sweep("batch", {"batch_size": [16, 32]}, TrialConfig(dataset="x"))
+    store.update_sweep(sweep_id, status="running", summary={"trials": 2}, owner_create_time=1.0)
+    before = store.get_sweep(sweep_id)
+    assert queries.queue_view(store) == [("", "No trial running.")]
+    sweep = queries.live_sweep(store, sweep_id)
+    assert sweep["status"] == "interrupted"
+    assert "process running this sweep ended" in sweep["error"], sweep["error"]
+    assert list(queries.stored_sweeps(store)["status"]) == ["interrupted"]
+    assert store.get_sweep(sweep_id) == before
+    assert list(store.list_sweeps()["status"]) == ["running"]
+
+
+def test_a_sweep_in_progress_counts_its_dead_trial_as_done(tmp_path):
+    store = Store(tmp_path)
+    sweep_id = store.create_sweep("batch", {"batch_size": [16, 32]}, TrialConfig(dataset="x"))
+    store.update_sweep(sweep_id, status="running", summary={"trials": 2})  # this process owns it
+    dead = store.create_run(TrialConfig(dataset="x"), sweep_id=sweep_id)
+    store.update_run(dead, status="running", runner_pid=1, runner_create_time=1.0)
+    assert queries.queue_view(store) == [
+        (":material/science:", f"Sweep #{sweep_id} batch: 1 of 2 trials done")
+    ]
+    assert store.get_run(dead)["status"] == "running"

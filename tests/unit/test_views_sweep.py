@@ -1,0 +1,42 @@
+"""diagnostics.views.sweep: sweep trial points and table (from test_ui.py)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from diagnostics import form, views
+
+MIB = 1024 * 1024
+
+
+def test_sweep_points_labels_and_trial_table():
+    result = {
+        "front": [{"id": 4}],
+        "rows": [
+            {
+                "id": 4,
+                "options": {"cache": "memory", "image_size": [64, 64]},
+                "status": "completed",
+                "peak_rss_bytes": 800 * MIB,
+                "steady_images_per_second": None,
+                "images_per_second": 50.0,
+            },
+            {
+                "id": 5,
+                "options": {"cache": "none"},
+                "status": "failed",
+                "peak_rss_bytes": None,
+                "steady_images_per_second": None,
+                "images_per_second": None,
+            },
+        ],
+    }
+    points = views.sweep.sweep_points_frame(result)
+    assert list(points["label"]) == ["#4 cache=memory, image_size=64 × 64", "#5 cache=none"]
+    assert list(points["on_front"]) == [True, False]
+    assert points["images_per_second"].iloc[0] == 50.0  # falls back to the whole-run rate
+    table = views.sweep.sweep_trials_table(points)
+    assert list(table["peak"]) == ["800.0 MiB", "–"] and table["throughput"].iloc[0] == "50.0 img/s"
+    sweeps = pd.DataFrame([{"id": 1, "name": "cache", "status": "done", "runs": 3, "created": "t"}])
+    assert views.sweep.sweep_labels(sweeps) == {1: "#1 cache · done · 3 runs · t"}
+    assert form.grid_values(["none", (64, 64)]) == ["none", [64, 64]]
