@@ -23,9 +23,9 @@ from pages._folders import dataset_picker  # noqa: F401  (pages import the picke
 def _store_for(home: str) -> Store:
     store = Store(home)
     # Once per server process and store: runs left "running" by a dead runner become interrupted.
-    from diagnostics import runner
+    from diagnostics import recover
 
-    runner.recover_interrupted(store)
+    recover.recover_interrupted(store)
     return store
 
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from diagnostics import charts, form, sweep, ui
 from diagnostics.loaders import LOADER_NAMES
-from diagnostics.runner import TRIAL_EPOCH_SECONDS
+from diagnostics.prepare import TRIAL_EPOCH_SECONDS
 from pages._common import (
     dataset_picker,
     get_store,

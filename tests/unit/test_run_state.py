@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnostics.runner import recover_interrupted
+from diagnostics.recover import recover_interrupted
 from diagnostics.store import Store
 from tests.processes import wait_for
 from tests.store_damage import corrupt_table_root

@@ -14,7 +14,8 @@ import pytest
 
 from diagnostics.config import TrialConfig
 from diagnostics.errors import ConfigError, DatasetError
-from diagnostics.runner import join_background, recover_interrupted, run_trial, start_trial_in_background
+from diagnostics.recover import recover_interrupted
+from diagnostics.runner import join_background, run_trial, start_trial_in_background
 from diagnostics.store import Store
 from tests.processes import gone, wait_for
 

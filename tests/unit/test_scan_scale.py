@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from diagnostics import analysis, dataset, runner
+from diagnostics import analysis, dataset, prepare, process, recover, runner
 from diagnostics.config import TrialConfig
 from diagnostics.store import _SCHEMA_V1, _V1_TO_V2, _V2_TO_V3, SCHEMA_VERSION, Store
 
@@ -280,7 +280,7 @@ def test_image_data_generator_gif_is_named_with_the_reason(tmp_path: Path, diag_
     root = _gif_folder(tmp_path / "ds")
     store = Store()
     config = TrialConfig(dataset=str(root), loader="image_data_generator", epochs=2)
-    run_id, _, _ = runner.prepare_trial(config, store, allowed_roots=[tmp_path])
+    run_id, _, _ = prepare.prepare_trial(config, store, allowed_roots=[tmp_path])
     run = store.get_run(run_id)
     assert run["scan"]["num_images"] == 3
     skipped = run["scan"]["loader_skipped"]
@@ -310,7 +310,7 @@ def test_image_data_generator_gif_is_named_with_the_reason(tmp_path: Path, diag_
 def test_other_loaders_read_the_gif(tmp_path: Path, diag_home: Path) -> None:
     root = _gif_folder(tmp_path / "ds")
     store = Store()
-    run_id, _, _ = runner.prepare_trial(TrialConfig(dataset=str(root)), store, allowed_roots=[tmp_path])
+    run_id, _, _ = prepare.prepare_trial(TrialConfig(dataset=str(root)), store, allowed_roots=[tmp_path])
     scan = store.get_run(run_id)["scan"]
     assert scan.get("loader_skipped") in (None, []) and scan["loader_images"] == 3
 
@@ -334,15 +334,15 @@ def test_fewer_without_a_known_reason_still_says_so(tmp_path: Path) -> None:
 
 
 def test_trial_folder_names_carry_the_runner_and_stale_ones_go(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(runner.tempfile, "gettempdir", lambda: str(tmp_path))
-    live = runner.make_trial_folder()
+    monkeypatch.setattr(process.tempfile, "gettempdir", lambda: str(tmp_path))
+    live = process.make_trial_folder()
     assert f"-{os.getpid()}-" in os.path.basename(live)
     dead = tmp_path / "diag-trial-999999999-1-abc"
     dead.mkdir()
     (dead / "trial.json").write_text("{}")
     reused = tmp_path / f"diag-trial-{os.getpid()}-1-xyz"  # our pid, another start time: a dead runner
     reused.mkdir()
-    removed = runner.clean_stale_trial_folders()
+    removed = recover.clean_stale_trial_folders()
     assert sorted(removed) == sorted([str(dead), str(reused)])
     assert os.path.isdir(live)
 
@@ -352,7 +352,7 @@ def test_trial_folder_names_carry_the_runner_and_stale_ones_go(tmp_path: Path, m
 
 def test_default_steps_whole_epochs_for_sample_data(sample_data_dir: Path, diag_home: Path) -> None:
     store = Store()
-    run_id, config, _ = runner.prepare_trial(TrialConfig(dataset=str(sample_data_dir)), store)
+    run_id, config, _ = prepare.prepare_trial(TrialConfig(dataset=str(sample_data_dir)), store)
     assert config.steps is None
     reason = store.get_run(run_id)["config"]["extra"]["steps_default"]
     assert reason["steps"] is None and reason["text"].startswith("whole epochs")
@@ -362,18 +362,18 @@ def test_default_steps_for_a_big_folder_and_from_past_runs(tmp_path: Path, diag_
     root = make_folder(tmp_path / "big", 5000)
     store = Store()
     config = TrialConfig(dataset=str(root))
-    run_id, picked, _ = runner.prepare_trial(config, store, allowed_roots=[tmp_path])
-    rate = runner.CONSERVATIVE_RATE["iterate"]
-    assert picked.steps == int(rate * runner.TRIAL_EPOCH_SECONDS // 32)
+    run_id, picked, _ = prepare.prepare_trial(config, store, allowed_roots=[tmp_path])
+    rate = prepare.CONSERVATIVE_RATE["iterate"]
+    assert picked.steps == int(rate * prepare.TRIAL_EPOCH_SECONDS // 32)
     reason = store.get_run(run_id)["config"]["extra"]["steps_default"]
     assert reason["rate_source"] == "conservative default" and f"--steps {picked.steps}" in reason["text"]
     assert "5,000 images" in reason["text"]
     # A completed run at 1,000 images/s on this folder: 20 s then hold 20,000 images, so whole epochs.
     store.update_run(run_id, status="completed", summary={"images_per_second": 1000.0})
-    _, again, _ = runner.prepare_trial(config, store, allowed_roots=[tmp_path])
+    _, again, _ = prepare.prepare_trial(config, store, allowed_roots=[tmp_path])
     assert again.steps is None
     # The user's own --steps is kept and no default is recorded.
-    _, own, _ = runner.prepare_trial(config.replace(steps=3), store, allowed_roots=[tmp_path])
+    _, own, _ = prepare.prepare_trial(config.replace(steps=3), store, allowed_roots=[tmp_path])
     assert own.steps == 3 and "steps_default" not in own.extra
 
 
