@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import importlib as _importlib
 
-from diagnostics.config import TrialConfig, parse_size, validate
+from diagnostics.config import TrialConfig, parse_size
 from diagnostics.errors import (
     BudgetExceeded,
     ConfigError,
@@ -36,9 +36,9 @@ from diagnostics.errors import (
     TrialFailed,
     TrialTimeout,
 )
+from diagnostics.loaders import LOADER_NAMES, validate
 
 _LAZY = {
-    "LOADER_NAMES": "diagnostics.loaders",
     "ScanResult": "diagnostics.dataset",
     "Store": "diagnostics.store",
     "analyze": "diagnostics.analysis",

@@ -21,7 +21,7 @@ from typing import Any
 
 from diagnostics import throughput
 from diagnostics.config import TrialConfig, cli_name, parse_size
-from diagnostics.errors import ConfigError, DatasetError, DiagnosticsError, StoreError
+from diagnostics.errors import ConfigError, DatasetError, DiagnosticsError, StoreError, TrialCancelled
 
 __all__ = ["main"]
 
@@ -123,7 +123,7 @@ def _write_json(target: str, document: Any) -> None:
 
 
 def _open_store():
-    from diagnostics.runner import recover_interrupted
+    from diagnostics.recover import recover_interrupted
     from diagnostics.store import Store
 
     store = Store()
@@ -316,8 +316,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = _open_store()
     try:
         run_id = run_trial(config, store, allowed_roots=_allowed_roots())
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the run is stored; say how it ended
-        run_id = getattr(exc, "run_id", None)
+    except TrialCancelled as exc:  # Ctrl-C or SIGTERM: the run is stored; say how it ended
+        run_id = exc.run_id
         if run_id is None:
             raise
     print_run_summary(store, run_id)
@@ -508,10 +508,9 @@ _TRIAL_COMMANDS = frozenset({"run", "sweep", "scenario"})
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse itself exits 2 with the option named
-    # Only where a trial runs: the handlers store a cancelled run (and importing the runner costs
-    # pandas' import, a third of a warm 100k-file scan).
+    # Only where a trial runs: the handlers store a cancelled run (a scan keeps Ctrl-C's default).
     if args.command in _TRIAL_COMMANDS and threading.current_thread() is threading.main_thread():
-        from diagnostics.runner import install_stop_signals
+        from diagnostics.signals import install_stop_signals
 
         install_stop_signals()  # SIGTERM cancels and stores the run like Ctrl-C
     try:
@@ -519,6 +518,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DatasetError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except TrialCancelled:  # a stop signal ended a sweep's or scenario's trial (stored cancelled)
+        print("interrupted", file=sys.stderr)
+        return 130
     except DiagnosticsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_TRIAL_FAILED

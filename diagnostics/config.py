@@ -17,7 +17,7 @@ from typing import Any
 
 from diagnostics.errors import ConfigError
 
-__all__ = ["COMMON_OPTIONS", "TrialConfig", "parse_size", "validate"]
+__all__ = ["COMMON_OPTIONS", "TrialConfig", "parse_size"]
 
 MODES = ("iterate", "fit")
 MODELS = ("tiny_cnn", "mobilenet_v2")
@@ -172,58 +172,6 @@ def _normalise_knob(name: str, value: str | int) -> str | int:
     if number < 1:
         raise ConfigError(f"{cli_name(name)} must be none, auto or a positive integer, not {value!r}")
     return number
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{cli_name(name)} must be one of {', '.join(choices)}, not {value!r}")
-
-
-def _positive_int(name: str, value: Any, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{cli_name(name)} must be a positive integer, not {value!r}")
-
-
-def validate(config: TrialConfig) -> TrialConfig:
-    """Check every value and that each changed option applies to the loader; return the config."""
-    from diagnostics.loaders import get_loader  # late: loaders import this module
-
-    loader = get_loader(config.loader)  # raises ConfigError naming the unknown loader
-    _choice("mode", config.mode, MODES)
-    _choice("model", config.model, MODELS)
-    _choice("cache", config.cache, CACHES)
-    _choice("dtype", config.dtype, DTYPES)
-    _choice("augmentation", config.augmentation, AUGMENTATIONS)
-    _choice("color_mode", config.color_mode, COLOR_MODES)
-    _choice("interpolation", config.interpolation, INTERPOLATIONS)
-    _positive_int("epochs", config.epochs)
-    _positive_int("steps", config.steps, allow_none=True)
-    _positive_int("batch_size", config.batch_size)
-    _positive_int("shuffle_buffer", config.shuffle_buffer, allow_none=True)
-    _positive_int("workers", config.workers)
-    _positive_int("max_queue_size", config.max_queue_size)
-    if len(config.image_size) != 2 or not all(8 <= v <= 4096 for v in config.image_size):
-        raise ConfigError(f"--image-size must be two sizes between 8 and 4096, not {config.image_size!r}")
-    if config.model == "mobilenet_v2" and (config.color_mode != "rgb" or min(config.image_size) < 32):
-        raise ConfigError("--model mobilenet_v2 needs --color-mode rgb and an --image-size of at least 32 32")
-    if config.validation_split is not None and not 0.0 < config.validation_split < 1.0:
-        raise ConfigError(f"--validation-split must be between 0 and 1, not {config.validation_split!r}")
-    if config.memory_budget_bytes is not None:
-        _positive_int("memory_budget_bytes", config.memory_budget_bytes)
-    if config.timeout_seconds is not None and not config.timeout_seconds > 0:
-        raise ConfigError(f"--timeout must be a positive number of seconds, not {config.timeout_seconds!r}")
-    if not 1 <= config.sample_hz <= 200:
-        raise ConfigError(f"--sample-hz must be between 1 and 200, not {config.sample_hz!r}")
-    allowed = COMMON_OPTIONS | loader.options
-    for name in config.changed_options():
-        if name not in allowed:
-            raise ConfigError(f"{cli_name(name)} does not apply to loader {loader.name}")
-    extra_check = getattr(loader, "check", None)
-    if extra_check is not None:
-        extra_check(config)  # loader-specific rules (e.g. an option only valid in fit mode)
-    return config
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib|k|m|g)?\s*$", re.IGNORECASE)

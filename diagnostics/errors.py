@@ -10,7 +10,13 @@ The hierarchy::
     └── TrialFailed               the trial did not complete; .run_id and .status tell how
         ├── BudgetExceeded        status killed_budget: the tree's RSS crossed the memory budget
         ├── TrialTimeout          status timed_out
-        └── TrialCancelled        status cancelled (UI Cancel or Ctrl-C)
+        └── TrialCancelled        status cancelled (UI Cancel, Ctrl-C or SIGTERM); .how names it
+
+A trial's own ending is a stored status, not an exception for the caller: ``runner.run_trial``
+returns the run id however the trial ended. Inside the runner, ``TrialFailed`` and its subclasses
+end the watch of the worker with their status and message. Only a stop signal (Ctrl-C, SIGTERM, a
+``KeyboardInterrupt`` from Ray) leaves the runner as an exception: ``TrialCancelled``, raised once
+the cancelled run is stored, so a sweep or scenario stops too (``diagnostics.signals``).
 """
 
 from __future__ import annotations
@@ -66,3 +72,7 @@ class TrialTimeout(TrialFailed):
 
 class TrialCancelled(TrialFailed):
     status = "cancelled"
+
+    def __init__(self, message: str, run_id: int | None = None, how: str = "cancel request") -> None:
+        super().__init__(message, run_id)
+        self.how = how  # "Ctrl-C", "SIGTERM", ... or a cancel request

@@ -1,81 +1,21 @@
 """Read-only queries of the store for the dashboard: the sidebar's queue, a live run or sweep and
 the stored sweeps. They never write: a queued or running run whose runner process is gone (or
-that left an ending file), and a sweep whose process is gone, read as the runner's recovery would
-record them (``runner.recover_interrupted``), while the stored rows stay as they are until the
+that left an ending file), and a sweep whose process is gone, read as recovery would record them
+(``recover.ended_runs``, ``recover.ended_sweeps``); the stored rows stay as they are until the
 recovery itself runs (once per page run in the front end, and in every runner).
 """
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import pandas as pd
 
-from diagnostics.process import process_alive
+from diagnostics.recover import ended_runs, ended_sweeps
 from diagnostics.status import ACTIVE_STATUSES, ACTIVE_SWEEP_STATUSES
 from diagnostics.views.common import STATUS_ICONS, trials_ahead_text
 
-__all__ = ["ended_runs", "ended_sweeps", "live_run", "live_sweep", "queue_view", "stored_sweeps"]
-
-RUN_ENDED = "the process running this trial ended before the trial did"
-
-
-def _ending(store: Any, run: dict[str, Any]) -> dict[str, Any] | None:
-    """The ending file the run's own runner left beside the store (the store refused its end)."""
-    from diagnostics import runner
-
-    try:
-        ending = json.loads(runner._ending_path(store, run["id"]).read_text())
-    except (OSError, ValueError):
-        return None
-    if ending.get("runner_pid") != run.get("runner_pid") or (
-        abs((ending.get("runner_create_time") or 0) - (run.get("runner_create_time") or 0)) >= 1.0
-    ):
-        return None  # left by a run of an earlier store with this id
-    return ending
-
-
-def ended_runs(store: Any) -> dict[int, dict[str, Any]]:
-    """{run id: status, error, finished} of queued or running runs no live process will finish:
-    what ``runner.recover_interrupted`` would write for them. Reads only."""
-    out: dict[int, dict[str, Any]] = {}
-    brief = ("id", "runner_pid", "runner_create_time", "finished", "error")
-    for run in store.runs(ACTIVE_STATUSES, columns=brief):
-        finished = run.get("finished") or time.time()
-        ending = _ending(store, run)
-        if ending is not None:
-            out[run["id"]] = {
-                "status": ending.get("status") or "failed",
-                "error": ending.get("error"),
-                "finished": finished,
-            }
-        elif not process_alive(run.get("runner_pid"), run.get("runner_create_time")):
-            out[run["id"]] = {
-                "status": "interrupted",
-                "finished": finished,
-                "error": run.get("error") or RUN_ENDED,
-            }
-    return out
-
-
-def ended_sweeps(store: Any) -> dict[int, dict[str, Any]]:
-    """{sweep id: status, error} of created or running sweeps whose process is gone, as
-    ``runner.recover_interrupted_sweeps`` would write them. Reads only."""
-    from diagnostics.runner import SWEEP_ENDED
-
-    out: dict[int, dict[str, Any]] = {}
-    for sweep in store.active_sweeps():
-        if process_alive(sweep.get("owner_pid"), sweep.get("owner_create_time")):
-            continue
-        completed = list(store.list_runs(sweep_id=sweep["id"])["status"]).count("completed")
-        kept = f"; the {completed} trial(s) it completed are kept" if completed else ""
-        out[sweep["id"]] = {
-            "status": "interrupted",
-            "error": f"{SWEEP_ENDED} (pid {sweep.get('owner_pid')}){kept}",
-        }
-    return out
+__all__ = ["live_run", "live_sweep", "queue_view", "stored_sweeps"]
 
 
 def live_run(store: Any, run_id: int) -> dict[str, Any]:

@@ -262,7 +262,7 @@ class Store:
         """Insert a run with status ``queued``; returns its id.
 
         The calling process is recorded as the run's runner (pid and process start time), so
-        ``runner.recover_interrupted`` can tell a live queue from one left by a dead process.
+        ``recover.recover_interrupted`` can tell a live queue from one left by a dead process.
         """
         config_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
         scan_dict = _scan_summary(scan)

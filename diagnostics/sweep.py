@@ -21,8 +21,11 @@ from dataclasses import fields
 from typing import Any
 
 from diagnostics import throughput
-from diagnostics.config import TrialConfig, cli_name, validate
-from diagnostics.errors import ConfigError, DiagnosticsError
+from diagnostics.config import TrialConfig, cli_name
+from diagnostics.errors import ConfigError, DiagnosticsError, TrialCancelled
+from diagnostics.host import available_ram_bytes
+from diagnostics.loaders import validate
+from diagnostics.units import MiB, format_mib
 
 __all__ = [
     "DEFAULT_GRID",
@@ -267,12 +270,8 @@ def pareto_front(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _default_budget() -> int | None:
-    try:
-        import psutil
-
-        return int(0.8 * psutil.virtual_memory().available)
-    except Exception:  # no psutil or no /proc: recommend without a budget
-        return None
+    available = available_ram_bytes()  # None without psutil or /proc: recommend without a budget
+    return None if available is None else int(0.8 * available)
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -331,20 +330,19 @@ def recommend(rows: list[dict[str, Any]], memory_budget_bytes: int | None = None
         r for r in stable if r is fastest or not throughput.compare(_rate(r), _rate(fastest))["measurable"]
     ]
     pick = min(near, key=lambda r: (_peak(r), -_throughput(r)))
-    mib = 1024**2
-    budget_text = f"within the {budget / mib:,.0f} MiB budget" if budget is not None else "with no budget"
+    budget_text = f"within the {budget / MiB:,.0f} MiB budget" if budget is not None else "with no budget"
     excluded = len(usable) - len(fitting)
     reason = (
-        f"{_label(pick)}: {_throughput(pick):,.1f} images/s at a peak of {_peak(pick) / mib:,.1f} MiB. "
+        f"{_label(pick)}: {_throughput(pick):,.1f} images/s at a peak of {format_mib(_peak(pick))}. "
         f"Fastest {budget_text}: {_label(fastest)} at {best_rate:,.1f} images/s "
-        f"({_peak(fastest) / mib:,.1f} MiB peak)."
+        f"({format_mib(_peak(fastest))} peak)."
     )
     if pick is not fastest:
         reason += (
             f" {len(near)} configs show no measurable difference in throughput from it (per-epoch ranges "
             f"overlap or medians within {throughput.NEAR_FRACTION:.0%}); "
             f"{_label(pick)} has the lowest peak among them, "
-            f"{(_peak(fastest) - _peak(pick)) / mib:,.1f} MiB less for "
+            f"{format_mib(_peak(fastest) - _peak(pick))} less for "
             f"{100 * (1 - _throughput(pick) / best_rate):.1f}% lower median throughput."
         )
     if unstable:
@@ -438,11 +436,15 @@ def run_sweep(
             rerun=lambda run_id, config: autorange(store, run_id, config),
             on_done=finished,
         )
+    except TrialCancelled as exc:  # Ctrl-C or SIGTERM in a trial (stored cancelled): the others stay
+        status = "interrupted"
+        ended = {"error": f"the sweep was stopped ({exc.how})"}
+        raise
     except DiagnosticsError as exc:
         status = "failed"
         summary["errors"].append({"options": None, "error": str(exc)})
         raise
-    except BaseException as exc:  # Ctrl-C or SIGTERM (runner.Stopped): the trials run so far stay
+    except BaseException as exc:  # Ctrl-C or SIGTERM between trials (signals.Stopped): the same
         status = "interrupted"
         ended = {"error": f"the sweep was stopped ({getattr(exc, 'how', None) or type(exc).__name__})"}
         raise

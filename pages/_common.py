@@ -15,6 +15,7 @@ import streamlit as st
 from diagnostics import form, views
 from diagnostics.errors import DiagnosticsError
 from diagnostics.executors import Executor, get_executor
+from diagnostics.recover import recover_interrupted
 from diagnostics.store import Store
 from pages._folders import dataset_picker  # noqa: F401  (pages import the picker from here)
 
@@ -23,22 +24,18 @@ from pages._folders import dataset_picker  # noqa: F401  (pages import the picke
 def _store_for(home: str) -> Store:
     store = Store(home)
     # Once per server process and store: runs left "running" by a dead runner become interrupted.
-    from diagnostics import runner
-
-    runner.recover_interrupted(store)
+    recover_interrupted(store)
     return store
 
 
 def recover(store: Store) -> None:
-    """Close the runs and sweeps no live process will finish (``runner.recover_interrupted``).
+    """Close the runs and sweeps no live process will finish (``recover_interrupted``).
 
     Called once per page run by app.py, never from a refreshing fragment: the queue and the live
     views only read (``diagnostics.queries``), a dead runner's run reads as interrupted there, and
     a live view that sees it end reruns the page, which records it here.
     """
-    from diagnostics import runner
-
-    runner.recover_interrupted(store)
+    recover_interrupted(store)
 
 
 def get_store() -> Store:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from diagnostics import form, queries, views
-from diagnostics.config import TrialConfig, validate
+from diagnostics.config import TrialConfig
 from diagnostics.dataset import decoded_bytes
-from diagnostics.loaders import LOADER_NAMES, get_loader
+from diagnostics.loaders import LOADER_NAMES, get_loader, validate
 from diagnostics.status import ACTIVE_STATUSES
 from pages import _views
 from pages._common import (

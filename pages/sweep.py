@@ -6,7 +6,7 @@ import streamlit as st
 
 from diagnostics import charts, form, queries, sweep, views
 from diagnostics.loaders import LOADER_NAMES
-from diagnostics.runner import TRIAL_EPOCH_SECONDS
+from diagnostics.prepare import TRIAL_EPOCH_SECONDS
 from diagnostics.status import ACTIVE_SWEEP_STATUSES, FINISHED_STATUSES
 from diagnostics.units import format_seconds
 from pages._common import (

@@ -97,7 +97,7 @@ def analyze(
     summary["projection"] = project(config, scan, model, summary["measured_overhead_bytes"])
     rate = summary.get("images_per_second")
     full = summary["projection"]["full_dataset_images"]
-    # Trials sized for a minute (runner.default_steps): what one whole epoch would take.
+    # Trials sized for a minute (prepare.default_steps): what one whole epoch would take.
     summary["projection"]["full_epoch_seconds"] = full / rate if rate and full else None
     summary["children_peak_rss_bytes"] = _children_peak(samples)
 

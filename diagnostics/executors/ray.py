@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diagnostics.config import TrialConfig
-from diagnostics.errors import ConfigError, DatasetError, StoreBusy
+from diagnostics.errors import ConfigError, DatasetError, StoreBusy, TrialCancelled
 from diagnostics.executors import Rerun, TrialResult
 from diagnostics.host import host_info
 from diagnostics.store import Store
@@ -338,7 +338,7 @@ def _trial_task(spec: dict[str, Any], scan: dict[str, Any], mailbox: Any) -> dic
                 store.request_cancel(local_id)
             try:
                 run_prepared(store, local_id, config, {**scan, "root": path})
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, TrialCancelled):
                 pass  # ray.cancel, or the node stopping the task: the run is stored either way
             run = store.get_run(local_id)
             if run.get("t_started") is not None:
@@ -465,7 +465,7 @@ class RayExecutor:
         return prepared
 
     def _prepare(self, config: TrialConfig) -> tuple[int, TrialConfig, Any]:
-        from diagnostics.runner import prepare_trial
+        from diagnostics.prepare import prepare_trial
 
         return prepare_trial(config, self._store, allowed_roots=self._allowed_roots, sweep_id=self._sweep_id)
 

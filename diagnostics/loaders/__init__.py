@@ -18,9 +18,24 @@ is the pipeline that was measured.
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
+from diagnostics.config import (
+    AUGMENTATIONS,
+    CACHES,
+    COLOR_MODES,
+    COMMON_OPTIONS,
+    DTYPES,
+    INTERPOLATIONS,
+    MODELS,
+    MODES,
+    TrialConfig,
+    cli_name,
+)
 from diagnostics.errors import ConfigError
 
-__all__ = ["LOADER_NAMES", "all_loaders", "get_loader"]
+__all__ = ["LOADER_NAMES", "all_loaders", "get_loader", "validate"]
 
 LOADER_NAMES = (
     "keras_directory",
@@ -34,8 +49,6 @@ LOADER_NAMES = (
 
 
 def get_loader(name: str):
-    import importlib
-
     if name not in LOADER_NAMES:
         raise ConfigError(f"unknown loader {name!r}; choose one of: {', '.join(LOADER_NAMES)}")
     module = importlib.import_module(f"diagnostics.loaders.{name}")
@@ -44,3 +57,56 @@ def get_loader(name: str):
 
 def all_loaders() -> list:
     return [get_loader(name) for name in LOADER_NAMES]
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{cli_name(name)} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def _positive_int(name: str, value: Any, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{cli_name(name)} must be a positive integer, not {value!r}")
+
+
+def validate(config: TrialConfig) -> TrialConfig:
+    """Check every value and that each changed option applies to the loader; return the config.
+
+    Here, not in ``config``, because only the loaders know which options apply to them.
+    """
+    loader = get_loader(config.loader)  # raises ConfigError naming the unknown loader
+    _choice("mode", config.mode, MODES)
+    _choice("model", config.model, MODELS)
+    _choice("cache", config.cache, CACHES)
+    _choice("dtype", config.dtype, DTYPES)
+    _choice("augmentation", config.augmentation, AUGMENTATIONS)
+    _choice("color_mode", config.color_mode, COLOR_MODES)
+    _choice("interpolation", config.interpolation, INTERPOLATIONS)
+    _positive_int("epochs", config.epochs)
+    _positive_int("steps", config.steps, allow_none=True)
+    _positive_int("batch_size", config.batch_size)
+    _positive_int("shuffle_buffer", config.shuffle_buffer, allow_none=True)
+    _positive_int("workers", config.workers)
+    _positive_int("max_queue_size", config.max_queue_size)
+    if len(config.image_size) != 2 or not all(8 <= v <= 4096 for v in config.image_size):
+        raise ConfigError(f"--image-size must be two sizes between 8 and 4096, not {config.image_size!r}")
+    if config.model == "mobilenet_v2" and (config.color_mode != "rgb" or min(config.image_size) < 32):
+        raise ConfigError("--model mobilenet_v2 needs --color-mode rgb and an --image-size of at least 32 32")
+    if config.validation_split is not None and not 0.0 < config.validation_split < 1.0:
+        raise ConfigError(f"--validation-split must be between 0 and 1, not {config.validation_split!r}")
+    if config.memory_budget_bytes is not None:
+        _positive_int("memory_budget_bytes", config.memory_budget_bytes)
+    if config.timeout_seconds is not None and not config.timeout_seconds > 0:
+        raise ConfigError(f"--timeout must be a positive number of seconds, not {config.timeout_seconds!r}")
+    if not 1 <= config.sample_hz <= 200:
+        raise ConfigError(f"--sample-hz must be between 1 and 200, not {config.sample_hz!r}")
+    allowed = COMMON_OPTIONS | loader.options
+    for name in config.changed_options():
+        if name not in allowed:
+            raise ConfigError(f"{cli_name(name)} does not apply to loader {loader.name}")
+    extra_check = getattr(loader, "check", None)
+    if extra_check is not None:
+        extra_check(config)  # loader-specific rules (e.g. an option only valid in fit mode)
+    return config

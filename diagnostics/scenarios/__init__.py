@@ -29,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from diagnostics.config import TrialConfig, validate
+from diagnostics.config import TrialConfig
 from diagnostics.errors import ConfigError
+from diagnostics.loaders import validate
 from diagnostics.scenarios import cache, decode_order, dtype_size, file_handles, fit_growth, log_lines
 from diagnostics.scenarios._common import Verdict
 from diagnostics.scenarios.execute import judge, run_scenario, trial_record

@@ -209,10 +209,10 @@ def verification_wait(run: Mapping[str, Any]) -> tuple[float, str] | None:
 def steps_default_caption(num_images: int, config: TrialConfig, store: Any = None) -> str:
     """What an empty steps field means for this folder, and why, with the full-folder projection.
 
-    The runner applies ``runner.default_steps`` to a run without steps; this says the same in the
+    The runner applies ``prepare.default_steps`` to a run without steps; this says the same in the
     UI's words. ``config.dataset`` must be the resolved folder (past runs are matched on it).
     """
-    from diagnostics.runner import default_steps
+    from diagnostics.prepare import default_steps
 
     batch_size = int(config.batch_size)
     _, reason = default_steps(num_images, config, store)

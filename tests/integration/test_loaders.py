@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from diagnostics.config import TrialConfig, validate
+from diagnostics.config import TrialConfig
 from diagnostics.dataset import scan as scan_folder
-from diagnostics.loaders import LOADER_NAMES
+from diagnostics.loaders import LOADER_NAMES, validate
 from diagnostics.protocol import EVENT_FD_ENV, parse_event
 
 pytestmark = pytest.mark.tf

@@ -31,7 +31,7 @@ from diagnostics.config import TrialConfig  # noqa: E402
 from diagnostics.executors import get_executor  # noqa: E402
 from diagnostics.executors.ray import DATASET_MAP_ENV, SLOT_RESOURCE  # noqa: E402
 from diagnostics.export import run_json  # noqa: E402
-from diagnostics.runner import recover_interrupted  # noqa: E402
+from diagnostics.recover import recover_interrupted  # noqa: E402
 from diagnostics.store import Store  # noqa: E402
 from diagnostics.sweep import run_sweep  # noqa: E402
 from tests.processes import gone, wait_for  # noqa: E402

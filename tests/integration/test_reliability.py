@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnostics.runner import recover_interrupted
+from diagnostics.recover import recover_interrupted
 from diagnostics.store import Store
 from tests.processes import gone
 

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from diagnostics.config import TrialConfig
-from diagnostics.runner import TRIAL_FOLDER_PREFIX, run_trial
+from diagnostics.process import TRIAL_FOLDER_PREFIX
+from diagnostics.runner import run_trial
 from diagnostics.store import Store
 
 pytestmark = pytest.mark.tf

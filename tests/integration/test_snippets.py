@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from diagnostics import snippet
-from diagnostics.config import TrialConfig, validate
+from diagnostics.config import TrialConfig
 from diagnostics.dataset import scan as scan_folder
-from diagnostics.loaders import LOADER_NAMES
+from diagnostics.loaders import LOADER_NAMES, validate
 
 pytestmark = pytest.mark.tf
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from diagnostics.config import TrialConfig, cli_name, parse_size, validate
+from diagnostics.config import TrialConfig, cli_name, parse_size
 from diagnostics.errors import ConfigError
+from diagnostics.loaders import validate
 
 
 def test_a_json_round_trip_gives_an_equal_hashable_config():

@@ -9,9 +9,9 @@ from dataclasses import fields
 
 import pytest
 
-from diagnostics.config import COMMON_OPTIONS, TrialConfig, cli_name, validate
+from diagnostics.config import COMMON_OPTIONS, TrialConfig, cli_name
 from diagnostics.errors import ConfigError
-from diagnostics.loaders import LOADER_NAMES, all_loaders, get_loader
+from diagnostics.loaders import LOADER_NAMES, all_loaders, get_loader, validate
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from diagnostics import analysis, runner
+from diagnostics import analysis, prepare
 from diagnostics.config import TrialConfig
 from diagnostics.store import Store
 
@@ -26,7 +26,7 @@ def test_image_data_generator_gif_is_named_with_the_reason(tmp_path: Path, diag_
     root = _gif_folder(tmp_path / "ds")
     store = Store()
     config = TrialConfig(dataset=str(root), loader="image_data_generator", epochs=2)
-    run_id, _, _ = runner.prepare_trial(config, store, allowed_roots=[tmp_path])
+    run_id, _, _ = prepare.prepare_trial(config, store, allowed_roots=[tmp_path])
     run = store.get_run(run_id)
     assert run["scan"]["num_images"] == 3
     skipped = run["scan"]["loader_skipped"]
@@ -54,7 +54,7 @@ def test_image_data_generator_gif_is_named_with_the_reason(tmp_path: Path, diag_
 def test_other_loaders_read_the_gif(tmp_path: Path, diag_home: Path) -> None:
     root = _gif_folder(tmp_path / "ds")
     store = Store()
-    run_id, _, _ = runner.prepare_trial(TrialConfig(dataset=str(root)), store, allowed_roots=[tmp_path])
+    run_id, _, _ = prepare.prepare_trial(TrialConfig(dataset=str(root)), store, allowed_roots=[tmp_path])
     scan = store.get_run(run_id)["scan"]
     assert scan.get("loader_skipped") in (None, []) and scan["loader_images"] == 3
 

@@ -10,7 +10,7 @@ from diagnostics.config import TrialConfig
 from diagnostics.dataset import scan
 from diagnostics.errors import DatasetError
 from diagnostics.loaders import LOADER_NAMES, _common, get_loader
-from diagnostics.runner import prepare_trial
+from diagnostics.prepare import prepare_trial
 from diagnostics.store import Store
 from tests.odd_names import make_dataset
 

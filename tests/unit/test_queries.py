@@ -2,14 +2,14 @@
 
 A run left 'running' by a runner that died (here: a runner identity that matches no live process)
 reads as interrupted in every query, while the stored row stays exactly as it was until the
-recovery (``runner.recover_interrupted``) runs.
+recovery (``recover.recover_interrupted``) runs.
 """
 
 from __future__ import annotations
 
 from diagnostics import queries
 from diagnostics.config import TrialConfig
-from diagnostics.runner import recover_interrupted
+from diagnostics.recover import recover_interrupted
 from diagnostics.store import Store
 
 

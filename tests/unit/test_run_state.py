@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnostics.runner import recover_interrupted
+from diagnostics.recover import recover_interrupted
 from diagnostics.store import Store
 from tests.processes import wait_for
 from tests.store_damage import corrupt_table_root
@@ -170,7 +170,8 @@ def test_sigterm_stops_a_cli_sweep_after_storing_the_cancelled_trial(tmp_path):
     store = Store(home)
     assert [r["status"] for r in store.runs()] == ["cancelled"], "no further trial was started"
     (sweep_id,) = store.list_sweeps()["id"]
-    assert store.get_sweep(int(sweep_id))["status"] == "interrupted"
+    sweep = store.get_sweep(int(sweep_id))
+    assert sweep["status"] == "interrupted" and "(SIGTERM)" in sweep["error"], sweep["error"]
 
 
 def test_an_ending_left_by_an_earlier_store_does_not_close_a_new_run(tmp_path):

@@ -6,16 +6,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
+from diagnostics import signals
 from diagnostics.config import TrialConfig
-from diagnostics.errors import ConfigError, DatasetError
+from diagnostics.errors import ConfigError, DatasetError, TrialCancelled
 from diagnostics.export import run_json
-from diagnostics.runner import join_background, recover_interrupted, run_trial, start_trial_in_background
+from diagnostics.recover import recover_interrupted
+from diagnostics.runner import join_background, run_trial, start_trial_in_background
 from diagnostics.store import Store
 from tests.processes import gone, wait_for
 
@@ -137,6 +140,39 @@ def test_cancel_a_running_trial(store, config, monkeypatch):
     run = store.get_run(run_id)
     assert run["status"] == "cancelled"
     assert gone(run["worker_pid"])
+
+
+def test_a_stop_signal_leaves_run_trial_as_trial_cancelled_once_the_run_is_stored(
+    store, config, monkeypatch, tmp_path
+):
+    # The handler raises Stopped, a KeyboardInterrupt: no `except Exception` on its way (store
+    # retries, reader threads) swallows it. The runner stores the run, then raises TrialCancelled.
+    assert issubclass(signals.Stopped, KeyboardInterrupt) and not issubclass(signals.Stopped, Exception)
+    pid_file = tmp_path / "worker.pid"
+    monkeypatch.setenv("FAKE_MODE", "hang")
+    monkeypatch.setenv("FAKE_PID_FILE", str(pid_file))
+
+    def send_sigterm() -> None:
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 30, "the worker to start")
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    sender = threading.Thread(target=send_sigterm, daemon=True)
+    try:
+        signals.install_stop_signals()
+        sender.start()
+        with pytest.raises(TrialCancelled) as raised:
+            run_trial(config, store)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    sender.join(timeout=5)
+    cancel = raised.value
+    assert cancel.how == "SIGTERM" and cancel.status == "cancelled"
+    run = store.get_run(cancel.run_id)
+    assert run["status"] == "cancelled" and run["error"] == "cancelled (SIGTERM)"
+    wait_for(lambda: gone(run["worker_pid"]), timeout=5, what="the worker to be killed")
 
 
 def test_queue_runs_one_at_a_time_and_a_queued_run_can_be_cancelled(store, config, monkeypatch):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from diagnostics import runner
+from diagnostics import prepare, process, recover, runner
 from diagnostics.config import TrialConfig
 from diagnostics.dataset import verification
 from diagnostics.store import Store
@@ -17,22 +17,22 @@ from tests.image_folders import make_folder
 
 
 def test_trial_folder_names_carry_the_runner_and_stale_ones_go(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(runner.tempfile, "gettempdir", lambda: str(tmp_path))
-    live = runner.make_trial_folder()
+    monkeypatch.setattr(process.tempfile, "gettempdir", lambda: str(tmp_path))
+    live = process.make_trial_folder()
     assert f"-{os.getpid()}-" in os.path.basename(live)
     dead = tmp_path / "diag-trial-999999999-1-abc"
     dead.mkdir()
     (dead / "trial.json").write_text("{}")
     reused = tmp_path / f"diag-trial-{os.getpid()}-1-xyz"  # our pid, another start time: a dead runner
     reused.mkdir()
-    removed = runner.clean_stale_trial_folders()
+    removed = recover.clean_stale_trial_folders()
     assert sorted(removed) == sorted([str(dead), str(reused)])
     assert os.path.isdir(live)
 
 
 def test_default_steps_whole_epochs_for_sample_data(sample_data_dir: Path, diag_home: Path) -> None:
     store = Store()
-    run_id, config, _ = runner.prepare_trial(TrialConfig(dataset=str(sample_data_dir)), store)
+    run_id, config, _ = prepare.prepare_trial(TrialConfig(dataset=str(sample_data_dir)), store)
     assert config.steps is None
     reason = store.get_run(run_id)["config"]["extra"]["steps_default"]
     assert reason["steps"] is None and reason["text"].startswith("whole epochs")
@@ -42,18 +42,18 @@ def test_default_steps_for_a_big_folder_and_from_past_runs(tmp_path: Path, diag_
     root = make_folder(tmp_path / "big", 5000)
     store = Store()
     config = TrialConfig(dataset=str(root))
-    run_id, picked, _ = runner.prepare_trial(config, store, allowed_roots=[tmp_path])
-    rate = runner.CONSERVATIVE_RATE["iterate"]
-    assert picked.steps == int(rate * runner.TRIAL_EPOCH_SECONDS // 32)
+    run_id, picked, _ = prepare.prepare_trial(config, store, allowed_roots=[tmp_path])
+    rate = prepare.CONSERVATIVE_RATE["iterate"]
+    assert picked.steps == int(rate * prepare.TRIAL_EPOCH_SECONDS // 32)
     reason = store.get_run(run_id)["config"]["extra"]["steps_default"]
     assert reason["rate_source"] == "conservative default" and f"--steps {picked.steps}" in reason["text"]
     assert "5,000 images" in reason["text"]
     # A completed run at 1,000 images/s on this folder: 20 s then hold 20,000 images, so whole epochs.
     store.update_run(run_id, status="completed", summary={"images_per_second": 1000.0})
-    _, again, _ = runner.prepare_trial(config, store, allowed_roots=[tmp_path])
+    _, again, _ = prepare.prepare_trial(config, store, allowed_roots=[tmp_path])
     assert again.steps is None
     # The user's own --steps is kept and no default is recorded.
-    _, own, _ = runner.prepare_trial(config.replace(steps=3), store, allowed_roots=[tmp_path])
+    _, own, _ = prepare.prepare_trial(config.replace(steps=3), store, allowed_roots=[tmp_path])
     assert own.steps == 3 and "steps_default" not in own.extra
 
 

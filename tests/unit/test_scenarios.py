@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from diagnostics import scenarios
-from diagnostics.config import validate
 from diagnostics.errors import ConfigError, DatasetError
+from diagnostics.loaders import validate
 from diagnostics.report import render_scenario_html
 from diagnostics.store import Store
 

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from diagnostics import snippet
-from diagnostics.config import TrialConfig, validate
-from diagnostics.loaders import LOADER_NAMES, _common
+from diagnostics.config import TrialConfig
+from diagnostics.loaders import LOADER_NAMES, _common, validate
 
 
 def make_scan(root: str = "/data/pets", bad_files: list[dict[str, str]] | None = None) -> dict:

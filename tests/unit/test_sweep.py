@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from diagnostics import loaders, runner, snippet, sweep  # noqa: F401 (see fake_loaders)
+from diagnostics import loaders, prepare, runner, snippet, sweep  # noqa: F401 (see fake_loaders)
 from diagnostics.config import TrialConfig
 from diagnostics.errors import ConfigError
 
@@ -24,7 +24,7 @@ FAKE_LOADERS = {
 
 @pytest.fixture(autouse=True)
 def fake_loaders(monkeypatch):
-    # runner and snippet bind get_loader when first imported: they are imported above, before any
+    # prepare and snippet bind get_loader when first imported: they are imported above, before any
     # patch, or a module first imported during a test here would keep the fake for the session.
     def get_loader(name):
         if name not in FAKE_LOADERS:
