@@ -6,8 +6,9 @@ What a library user needs, importable from here:
 - ``TrialConfig`` (``validate``, ``parse_size``, ``LOADER_NAMES``): what to measure;
 - ``run_trial(config, store)``: run one trial in a fresh worker process, returns its run id;
 - ``Store(home)``: the SQLite store of runs (``get_run``, ``samples``, ``events``, ...);
-- ``analyze(run, samples, events, logs, scan)``: the summary, leak verdict and findings of a run
-  (the runner stores its result in the run's ``summary``; call it again on the stored frames);
+- ``analyze_run(store, run_id)``: the summary, leak verdict and findings of a stored run (what the
+  runner stored in its row, computed again); ``analyze(run, samples, events, logs, scan)`` does it
+  on frames of your own;
 - the errors, all under ``DiagnosticsError``.
 
 Example:
@@ -42,6 +43,7 @@ _LAZY = {
     "ScanResult": "diagnostics.dataset",
     "Store": "diagnostics.store",
     "analyze": "diagnostics.analysis",
+    "analyze_run": "diagnostics.analysis",
     "run_trial": "diagnostics.runner",
     "scan": "diagnostics.dataset",
 }
@@ -61,6 +63,7 @@ __all__ = [
     "TrialFailed",
     "TrialTimeout",
     "analyze",
+    "analyze_run",
     "parse_size",
     "run_trial",
     "scan",

@@ -37,7 +37,8 @@ from typing import Any
 
 import psutil
 
-from diagnostics import analysis, signals, throughput
+from diagnostics import signals
+from diagnostics.analysis.stored import analyze_run
 from diagnostics.config import TrialConfig
 from diagnostics.errors import (
     BudgetExceeded,
@@ -60,12 +61,11 @@ from diagnostics.process import kill_tree, make_trial_folder, spawn_worker
 from diagnostics.protocol import parse_event
 from diagnostics.recover import write_ending
 from diagnostics.sampler import TreeSampler
-from diagnostics.store import SAMPLE_COLUMNS, Store
+from diagnostics.store import Store
 from diagnostics.units import format_mib
 
 __all__ = [
     "BUDGET_FRACTION",
-    "basic_summary",
     "default_budget_bytes",
     "join_background",
     "run_prepared",
@@ -594,8 +594,14 @@ class _Trial:
             message = f"{message}\nlast stderr lines:\n{tail}"
         peak, peak_source = self.exact_peak_bytes()
         # Analysis reads the run's stored scan summary, as every later reader of the run does.
-        result = _analyze(
-            self.store, self.run_id, None, peak, peak_source, self.budget_bytes, status, message
+        result = analyze_run(
+            self.store,
+            self.run_id,
+            status=status,
+            message=message,
+            peak_bytes=peak,
+            peak_source=peak_source,
+            budget_bytes=self.budget_bytes,
         )
         error = message
         if result.get("analysis_error"):
@@ -609,103 +615,3 @@ class _Trial:
             log_groups=result["log_groups"],
             finished=time.time(),
         )
-
-
-# -- analysis ------------------------------------------------------------------------------------
-
-
-def _analyze(
-    store: Store,
-    run_id: int,
-    scan: Any,
-    peak: int | None,
-    peak_source: str,
-    budget: int | None,
-    status: str,
-    message: str | None,
-) -> dict[str, Any]:
-    # Analysis sees the run as it ended (the row still says "running" until the final update).
-    run = {**store.get_run(run_id), "status": status, "error": message}
-    samples = _frame_or_empty(store.samples, run_id, SAMPLE_COLUMNS)
-    events = _frame_or_empty(store.events, run_id, ["t", "kind", "data"])
-    logs = _frame_or_empty(store.logs, run_id, ["t", "stream", "line"])
-    result: dict[str, Any]
-    try:
-        pipeline, composition = store.pipeline(run_id), store.composition(run_id)
-        result = dict(
-            analysis.analyze(run, samples, events, logs, scan, pipeline=pipeline, composition=composition)
-        )
-    except Exception as exc:  # an analysis bug must not lose the measured run
-        result = {
-            "summary": basic_summary(samples, events),
-            "findings": [],
-            "log_groups": [],
-            "analysis_error": f"analysis failed: {type(exc).__name__}: {exc}",
-        }
-    summary = dict(result.get("summary") or {})
-    # analysis reads the same peak from the frames (done event, else sampled VmHWM); the runner's
-    # own reading only fills the gap when analysis could not run.
-    if summary.get("peak_rss_bytes") is None and peak is not None:
-        summary["peak_rss_bytes"] = peak
-        summary["peak_source"] = peak_source
-    summary.setdefault("memory_budget_bytes", budget)
-    result["summary"] = summary
-    result.setdefault("findings", [])
-    result.setdefault("log_groups", [])
-    return result
-
-
-def _frame_or_empty(read, run_id: int, columns: list[str]):
-    # A table the store cannot read (the damage that failed the run) must not also lose the others.
-    try:
-        return read(run_id)
-    except StoreBusy:
-        raise
-    except StoreError:
-        import pandas as pd
-
-        return pd.DataFrame(columns=list(columns))
-
-
-def basic_summary(samples, events) -> dict[str, Any]:
-    """Headline numbers straight from the frames; used only when ``analysis.analyze`` fails."""
-
-    def of_kind(kind: str) -> list[dict]:
-        if events.empty:
-            return []
-        rows = events[events["kind"] == kind]
-        return [{"t": t, **data} for t, data in zip(rows["t"], rows["data"], strict=True)]
-
-    ready = (of_kind("ready") or [None])[0]
-    done = (of_kind("done") or [None])[-1]
-    epochs = []
-    for e in of_kind("epoch_end"):
-        seconds = e.get("seconds") or 0
-        epochs.append(
-            {
-                "index": e.get("epoch"),
-                "images": e.get("images"),
-                "seconds": seconds,
-                "images_per_second": (e.get("images") or 0) / seconds if seconds else None,
-                "rss_end_bytes": e.get("rss_bytes"),
-            }
-        )
-    gcs = of_kind("gc")
-    fds = list(samples["fds"].dropna()) if not samples.empty else []
-    return {
-        "baseline_rss_bytes": ready.get("rss_bytes") if ready else None,
-        "peak_rss_bytes": None,
-        "peak_tree_rss_bytes": int(samples["rss_bytes"].max()) if not samples.empty else None,
-        "final_rss_bytes": (done or {}).get("rss_bytes")
-        or (int(samples["main_rss_bytes"].iloc[-1]) if not samples.empty else None),
-        "images_per_second": throughput.images_per_second({"epochs": epochs}),
-        "leak_bytes_per_epoch": None,
-        "fds": {"start": fds[0], "max": max(fds), "end": fds[-1]} if fds else None,
-        "gc": {
-            "collections": [sum(g["collections"][i] for g in gcs) for i in range(3)] if gcs else [0, 0, 0],
-            "pause_seconds": sum(g.get("pause_seconds") or 0 for g in gcs),
-        },
-        "samples": int(len(samples)),
-        "duration_seconds": float(samples["t"].iloc[-1] - samples["t"].iloc[0]) if len(samples) > 1 else 0.0,
-        "epochs": epochs,
-    }

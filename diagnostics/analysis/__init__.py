@@ -1,6 +1,7 @@
 """Turn a trial's samples, events and logs into numbers, a leak verdict and findings with evidence.
 
-``analyze(run, samples, events, logs, scan)`` is the one entry point the runner calls; the pieces
+``analyze(run, samples, events, logs, scan)`` is the entry point (``analyze_run`` reads a stored run's
+frames and calls it: the runner does when a trial ends); the pieces
 (``summarise``, ``leak_verdict``, ``memory_model``, ``project``, ``findings``) are public so tests
 and benchmarks can use them on synthetic data. Everything works on partial data: a run killed by
 the budget has no ``done`` event and maybe half an epoch; then the numbers that cannot be known
@@ -26,6 +27,7 @@ from diagnostics.analysis.memory_model import (
     project,
 )
 from diagnostics.analysis.pipeline import autotune_frame, pipeline_summary
+from diagnostics.analysis.stored import analyze_run
 from diagnostics.analysis.summary import (
     _children_peak,
     _last_epoch_jitter,
@@ -39,6 +41,7 @@ __all__ = [
     "PREFETCH_AUTO_BOUND_BATCHES",
     "RULES",
     "analyze",
+    "analyze_run",
     "attribution_frame",
     "autotune_frame",
     "findings",
