@@ -570,10 +570,6 @@ class Store:
         records = [{**dict(r), "grid": _loads(r["grid"])} for r in rows]
         return pd.DataFrame.from_records(records, columns=["id", "created", "name", "status", "grid", "runs"])
 
-    def sweep_runs(self, sweep_id: int) -> pd.DataFrame:
-        """The sweep's runs as ``list_runs`` rows, oldest first."""
-        return self.list_runs(sweep_id=sweep_id).sort_values("id").reset_index(drop=True)
-
 
 def _options(config: dict[str, Any]) -> dict[str, Any]:
     out = {name: config.get(name) for name in OPTION_COLUMNS}

@@ -6,7 +6,6 @@ Pages import this module; it is not a page itself (``app.py`` lists the pages ex
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
@@ -118,11 +117,6 @@ def page_header(title: str, caption: str) -> None:
     _through_app()
     st.title(title)
     st.caption(caption)
-
-
-def with_spinner(text: str, fn: Callable[[], Any]) -> Any:
-    with st.spinner(text):
-        return fn()
 
 
 @st.cache_data(ttl=30, show_spinner="Asking the Ray cluster for its trial slots…")

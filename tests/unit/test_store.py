@@ -185,7 +185,7 @@ def test_sweeps(store):
     assert store.get_sweep(sweep_id)["summary"] == {"recommended_run_id": run_id}
     listed = store.list_sweeps()
     assert listed.loc[0, "runs"] == 1 and listed.loc[0, "status"] == "completed"
-    assert list(store.sweep_runs(sweep_id)["id"]) == [run_id]
+    assert list(store.list_runs(sweep_id=sweep_id)["id"]) == [run_id]
 
 
 def test_migrates_a_version_1_file_and_keeps_its_runs(tmp_path):
