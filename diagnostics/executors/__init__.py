@@ -12,7 +12,7 @@ stable); the rerun is part of the same config's result. ``on_start(index)`` and
 executor (its trials in flight are cancelled) and propagates. A ``ConfigError`` of one trial is
 that trial's ``error``; a ``DatasetError`` stops everything, as bad input common to all trials.
 
-Ray is imported only inside ``executors/ray.py``, when the ray executor is used.
+Ray is imported only inside the ``executors/ray/`` package, when the ray executor is used.
 """
 
 from __future__ import annotations
