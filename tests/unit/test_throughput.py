@@ -96,7 +96,7 @@ def test_every_view_shows_the_same_throughput(tmp_path):
     sweep_id = store.create_sweep("s", {"batch_size": [32]}, run["config"])
     store._query("UPDATE runs SET sweep_id = ? WHERE id = ?", (sweep_id, run_id))
     row = sweep.sweep_result(store, sweep_id, 10**12)["rows"][0]
-    assert sweep._throughput(row) == pytest.approx(expected)
+    assert sweep.result._throughput(row) == pytest.approx(expected)
 
 
 def test_help_text_carries_the_definition():
