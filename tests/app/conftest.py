@@ -1,13 +1,9 @@
-"""Fixtures of the AppTest layer: every run through app.py's navigation, on a private store."""
+"""Fixtures of the AppTest layer: every run goes through app.py's navigation (the private store,
+``home``, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-SAMPLE_DATA = REPO / "sample_data"
 
 
 @pytest.fixture(autouse=True)
@@ -28,12 +24,3 @@ def navigation_mode(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("DIAG_HOME", str(home))
-    monkeypatch.setenv("DIAG_DATA_ROOTS", str(SAMPLE_DATA))
-    monkeypatch.chdir(REPO)
-    return home

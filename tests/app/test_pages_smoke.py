@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from diagnostics.store import Store
-from tests.app.synthetic import fill_store, store_probe_fixture
+from tests.synthetic import fill_store, store_probe_fixture
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = REPO / "sample_data"

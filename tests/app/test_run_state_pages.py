@@ -12,16 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from diagnostics import queries, scenarios
-from diagnostics.config import TrialConfig
+from diagnostics import queries
 from diagnostics.store import Store
-from tests.app.synthetic import fill_store
 from tests.processes import wait_for
 from tests.store_damage import corrupt_table_root
+from tests.synthetic import fill_store, run_row
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = REPO / "sample_data"
@@ -81,50 +79,10 @@ def test_a_killed_cli_runner_shows_as_interrupted_without_cancel(home, tmp_path)
     assert run["status"] == "interrupted"
 
 
-def _run_row(store: Store, status: str, *, ready: bool = False) -> int:
-    run_id = store.create_run(TrialConfig(dataset=str(SAMPLE_DATA)))  # this (live) process runs it
-    store.update_run(run_id, status=status, t_ready=1.0 if ready else None)
-    return run_id
-
-
-def test_queue_view_says_what_each_trial_is_doing(home):
-    store = Store(home)
-    assert queries.queue_view(store) == [("", "No trial running.")]
-    starting = _run_row(store, "running")
-    queued = _run_row(store, "queued")
-    lines = [text for _, text in queries.queue_view(store)]
-    assert lines == [
-        f"#{starting} keras_directory: starting the worker (importing TensorFlow)",
-        f"#{queued} keras_directory: queued, 1 trial ahead",
-    ]
-    store.update_run(starting, t_ready=2.0)
-    assert [text for _, text in queries.queue_view(store)][0] == f"#{starting} keras_directory: running"
-    store.update_run(starting, status="completed")
-    store.update_run(queued, status="running", t_ready=3.0)
-    assert [text for _, text in queries.queue_view(store)] == [f"#{queued} keras_directory: running"]
-    store.update_run(queued, status="completed")
-    sweep_id = store.create_sweep("batch", {"batch_size": [16, 32]}, TrialConfig(dataset="x"))
-    store.update_sweep(sweep_id, status="running", summary={"trials": 2})
-    lines = [text for _, text in queries.queue_view(store)]
-    assert lines == [f"Sweep #{sweep_id} batch: 0 of 2 trials done"], lines
-    swept = store.create_run(TrialConfig(dataset=str(SAMPLE_DATA)), sweep_id=sweep_id)
-    store.update_run(swept, status="completed")
-    store.update_sweep(sweep_id, owner_create_time=1.0)  # its process died between trials (pid reused)
-    assert queries.queue_view(store) == [("", "No trial running.")]
-    assert store.get_sweep(sweep_id)["status"] == "running"  # the queue only reads; recovery writes
-    store.update_sweep(sweep_id, status="completed")
-    job = {"id": "j1", "scenario": "cache", "status": "running", "done": 1, "total": 2, "started": 1.0}
-    job.update(pid=os.getpid(), pid_create_time=psutil.Process().create_time())
-    scenarios._write_job(store, job)
-    assert [text for _, text in queries.queue_view(store)] == ["Scenario cache: 1 of 2 trials done"]
-    scenarios._write_job(store, {**job, "pid": 1, "pid_create_time": 0.0})  # its process died
-    assert queries.queue_view(store) == [("", "No trial running.")]
-
-
 def test_a_queued_run_is_not_starting_the_worker(home):
     store = Store(home)
-    running = _run_row(store, "running", ready=True)
-    queued = _run_row(store, "queued")
+    running = run_row(store, "running", ready=True)
+    queued = run_row(store, "queued")
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     at.switch_page("pages/run.py")
     at.query_params["run"] = str(queued)

@@ -11,7 +11,7 @@ import pytest
 
 from diagnostics import analysis
 from diagnostics.store import Store
-from tests.app.synthetic import store_probe_fixture
+from tests.synthetic import store_probe_fixture
 
 MiB = 1024**2
 

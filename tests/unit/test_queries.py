@@ -7,10 +7,15 @@ recovery (``recover.recover_interrupted``) runs.
 
 from __future__ import annotations
 
-from diagnostics import queries
+import os
+
+import psutil
+
+from diagnostics import queries, scenarios
 from diagnostics.config import TrialConfig
 from diagnostics.recover import recover_interrupted
 from diagnostics.store import Store
+from tests.synthetic import SAMPLE_DATA, run_row
 
 
 def _dead_run(store: Store, status: str = "running") -> int:
@@ -73,3 +78,37 @@ def test_a_sweep_in_progress_counts_its_dead_trial_as_done(tmp_path):
         (":material/science:", f"Sweep #{sweep_id} batch: 1 of 2 trials done")
     ]
     assert store.get_run(dead)["status"] == "running"
+
+
+def test_queue_view_says_what_each_trial_is_doing(home):
+    store = Store(home)
+    assert queries.queue_view(store) == [("", "No trial running.")]
+    starting = run_row(store, "running")
+    queued = run_row(store, "queued")
+    lines = [text for _, text in queries.queue_view(store)]
+    assert lines == [
+        f"#{starting} keras_directory: starting the worker (importing TensorFlow)",
+        f"#{queued} keras_directory: queued, 1 trial ahead",
+    ]
+    store.update_run(starting, t_ready=2.0)
+    assert [text for _, text in queries.queue_view(store)][0] == f"#{starting} keras_directory: running"
+    store.update_run(starting, status="completed")
+    store.update_run(queued, status="running", t_ready=3.0)
+    assert [text for _, text in queries.queue_view(store)] == [f"#{queued} keras_directory: running"]
+    store.update_run(queued, status="completed")
+    sweep_id = store.create_sweep("batch", {"batch_size": [16, 32]}, TrialConfig(dataset="x"))
+    store.update_sweep(sweep_id, status="running", summary={"trials": 2})
+    lines = [text for _, text in queries.queue_view(store)]
+    assert lines == [f"Sweep #{sweep_id} batch: 0 of 2 trials done"], lines
+    swept = store.create_run(TrialConfig(dataset=str(SAMPLE_DATA)), sweep_id=sweep_id)
+    store.update_run(swept, status="completed")
+    store.update_sweep(sweep_id, owner_create_time=1.0)  # its process died between trials (pid reused)
+    assert queries.queue_view(store) == [("", "No trial running.")]
+    assert store.get_sweep(sweep_id)["status"] == "running"  # the queue only reads; recovery writes
+    store.update_sweep(sweep_id, status="completed")
+    job = {"id": "j1", "scenario": "cache", "status": "running", "done": 1, "total": 2, "started": 1.0}
+    job.update(pid=os.getpid(), pid_create_time=psutil.Process().create_time())
+    scenarios._write_job(store, job)
+    assert [text for _, text in queries.queue_view(store)] == ["Scenario cache: 1 of 2 trials done"]
+    scenarios._write_job(store, {**job, "pid": 1, "pid_create_time": 0.0})  # its process died
+    assert queries.queue_view(store) == [("", "No trial running.")]

@@ -11,7 +11,7 @@ from diagnostics import analysis, report, sweep, throughput, views
 from diagnostics.export import run_json
 from diagnostics.store import Store
 from diagnostics.units import format_rate
-from tests.app.synthetic import run_frames
+from tests.synthetic import run_frames
 
 MiB = 1024**2
 

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from diagnostics import units
-from diagnostics.units import MiB
+from diagnostics.units import MiB, format_bytes, format_rate, format_seconds
+from tests.synthetic import MIB
 
 
 @pytest.mark.parametrize(
@@ -71,3 +72,11 @@ def test_number_and_is_missing_agree_on_what_is_no_value():
     assert units.number("2.5") == 2.5 and units.number(3) == 3.0
     assert units.is_missing(None) and units.is_missing(math.nan)
     assert not units.is_missing(0) and not units.is_missing("x")
+
+
+def test_format_helpers():
+    assert format_bytes(1536) == "1.5 KiB"
+    assert format_bytes(3 * MIB, signed=True) == "+3.0 MiB"
+    assert format_bytes(None) == "–"
+    assert format_seconds(125) == "2 min 05 s"
+    assert format_rate(1234.4) == "1,234 img/s"

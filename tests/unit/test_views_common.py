@@ -33,3 +33,9 @@ def test_finding_markdown_adds_advice_when_there_is_some():
     assert views.common.finding_markdown({**finding, "advice": "cache to a file"}).endswith(
         "  \n→ cache to a file"
     )
+
+
+def test_config_diff_marks_the_options_that_differ():
+    diff = views.common.config_diff({"a": {"x": 1, "y": 2}, "b": {"x": 1, "y": 3}})
+    assert diff.iloc[0].to_dict() == {"option": "y", "a": "2", "b": "3", "differs": True}
+    assert not diff.iloc[1]["differs"]

@@ -1,4 +1,8 @@
-"""Synthetic store frames shaped like the Store contract (docs/INTERNALS.md), for chart tests."""
+"""Synthetic store frames and runs shaped like the Store contract (docs/INTERNALS.md).
+
+Fixture builders shared by the unit tests (charts, views, report, outcome, throughput) and the
+AppTest pages: no runner, no worker, no TensorFlow.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from diagnostics.config import TrialConfig
+
 MIB = 1024 * 1024
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 
 
 def run_frames(
@@ -171,6 +178,13 @@ def fill_store(
     return ids
 
 
+def run_row(store, status: str, *, ready: bool = False) -> int:
+    """A run of sample_data at ``status`` with this (live) process as its runner; ``ready``: past t_ready."""
+    run_id = store.create_run(TrialConfig(dataset=str(SAMPLE_DATA)))  # this (live) process runs it
+    store.update_run(run_id, status=status, t_ready=1.0 if ready else None)
+    return run_id
+
+
 # Pipeline X-ray (issue 11) ---------------------------------------------------------------------
 PROBE_HZ = 4.0
 CACHE = "in-memory cache"
@@ -258,7 +272,7 @@ def xray_summary() -> dict:
     }
 
 
-PROBE_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "probe"
+PROBE_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "probe"
 
 
 def store_probe_fixture(store, name: str = "cache_shuffle", *, status: str = "completed") -> int:

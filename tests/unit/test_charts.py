@@ -1,18 +1,12 @@
-"""Charts, display helpers and the HTML report, on synthetic frames (no Streamlit, no TF)."""
+"""Figures of diagnostics/charts (run, compare, sweep, dataset), on synthetic frames (no Streamlit, no TF)."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
-import plotly.io as pio
 import pytest
 
 from diagnostics import charts, views
-from diagnostics.report import render_html
-from diagnostics.store import Store
-from diagnostics.units import format_bytes, format_rate, format_seconds
-from tests.app.synthetic import MIB, fill_store, run_frames
+from tests.synthetic import MIB, run_frames
 
 
 def _trace(fig, name_start):
@@ -85,32 +79,6 @@ def test_dataset_figures():
     assert len(charts.pixel_size_figure([(100, 200), (300, 120)]).data) == 2
     fig = charts.formats_figure({"JPEG": 4, "PNG": 2}, {"RGB": 5, "L": 1})
     assert list(fig.data[1].x) == ["RGB", "L"]
-
-
-def test_format_helpers():
-    assert format_bytes(1536) == "1.5 KiB"
-    assert format_bytes(3 * MIB, signed=True) == "+3.0 MiB"
-    assert format_bytes(None) == "–"
-    assert format_seconds(125) == "2 min 05 s"
-    assert format_rate(1234.4) == "1,234 img/s"
-    diff = views.common.config_diff({"a": {"x": 1, "y": 2}, "b": {"x": 1, "y": 3}})
-    assert diff.iloc[0].to_dict() == {"option": "y", "a": "2", "b": "3", "differs": True}
-    assert not diff.iloc[1]["differs"]
-
-
-def test_html_report_is_self_contained(tmp_path):
-    store = Store(tmp_path)
-    ids = fill_store(store, str(tmp_path))
-    single = render_html(store, ids[:1])
-    assert "<script src=" not in single and "Plotly" in single  # plotly.js inlined, nothing fetched
-    assert "cache() holds the decoded dataset in RAM" in single
-    assert "import tensorflow as tf" in single
-    assert "<h3>Log lines</h3>" in single and "Local rendezvous is aborting" in single
-    assert single.count('class="plotly-graph-div"') == 3  # live figure, attribution, memory model
-    comparison = render_html(store, ids)
-    assert "Comparison of runs" in comparison and "class='differs'" in comparison
-    fig_json = pio.to_json(charts.memory_throughput_figure(store.samples(ids[0]), store.events(ids[0])))
-    assert json.loads(fig_json)["data"]
 
 
 def test_a_budget_far_above_the_run_stays_off_the_axis():
