@@ -1,4 +1,4 @@
-"""``python -m diagnostics``: see diagnostics/cli.py."""
+"""``python -m diagnostics``: see diagnostics/cli/ (one module per command)."""
 
 from __future__ import annotations
 

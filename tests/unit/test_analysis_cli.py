@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from diagnostics.cli import TOP_COMPONENTS, xray_lines
+from diagnostics.cli._summary import TOP_COMPONENTS, xray_lines
 
 MiB = 1024**2
 

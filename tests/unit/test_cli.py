@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from diagnostics.cli import _parse_grid, main
+from diagnostics.cli import main
+from diagnostics.cli.sweep import parse_grid
 from diagnostics.errors import ConfigError
 from diagnostics.store import Store
 
@@ -184,7 +185,7 @@ def test_report_of_unknown_run_exits_2(tmp_path, capsys):
 
 
 def test_grid_parsing():
-    grid = _parse_grid(
+    grid = parse_grid(
         [
             "batch-size=16,32",
             "cache=none,memory",
@@ -201,9 +202,9 @@ def test_grid_parsing():
     assert grid["shuffle"] == [True, False]
     assert grid["loader"] == ["keras_directory", "tfdata_map_batch"]
     with pytest.raises(ConfigError, match="colour"):
-        _parse_grid(["colour=red"])
+        parse_grid(["colour=red"])
     with pytest.raises(ConfigError, match="batch-size=abc"):
-        _parse_grid(["batch-size=abc"])
+        parse_grid(["batch-size=abc"])
 
 
 def test_argparse_errors_exit_2(capsys):
