@@ -2,7 +2,7 @@
 
 This package root re-exports the public names of its modules:
 
-    grid        parse_grid(specs), expand(base, grid): every combination as a validated TrialConfig
+    grid        expand(base, grid): every combination as a validated TrialConfig (the CLI parses --grid)
     estimate    estimate_seconds(configs, store): wall time from past runs, else a stated default
     result      pareto_front(points), recommend(rows, budget), refusal(rows, budget),
                 sweep_result(store, sweep_id): rows, front, recommendation (with the snippet)
@@ -15,7 +15,7 @@ A test patches a name in the module that looks it up (``diagnostics.sweep.result
 from __future__ import annotations
 
 from diagnostics.sweep.estimate import EPOCH_DEFAULT_SECONDS, TRIAL_FIXED_SECONDS, estimate_seconds
-from diagnostics.sweep.grid import DEFAULT_GRID, expand, parse_grid
+from diagnostics.sweep.grid import DEFAULT_GRID, expand
 from diagnostics.sweep.result import pareto_front, recommend, refusal, sweep_result
 from diagnostics.sweep.run import autorange, run_sweep, start_in_background
 
@@ -27,7 +27,6 @@ __all__ = [
     "estimate_seconds",
     "expand",
     "pareto_front",
-    "parse_grid",
     "recommend",
     "refusal",
     "run_sweep",

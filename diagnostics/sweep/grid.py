@@ -12,7 +12,7 @@ from diagnostics.config import TrialConfig, cli_name
 from diagnostics.errors import ConfigError
 from diagnostics.loaders import validate
 
-__all__ = ["DEFAULT_GRID", "expand", "parse_grid"]
+__all__ = ["DEFAULT_GRID", "expand"]
 
 # `python -m diagnostics sweep DIR` without --grid: 2 x 2 x 2 = 8 trials on keras_directory.
 DEFAULT_GRID: dict[str, list[Any]] = {
@@ -64,23 +64,6 @@ def _coerce(name: str, value: Any) -> Any:
         except ValueError:
             pass
     return text
-
-
-def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
-    """``["batch_size=32,64", "cache=none,memory"]`` -> grid dict (CLI ``--grid KEY=V1,V2``)."""
-    grid: dict[str, list[Any]] = {}
-    for spec in specs:
-        if "=" not in spec:
-            raise ConfigError(f"--grid {spec!r} must look like KEY=V1,V2 (e.g. batch_size=32,64)")
-        key, _, values = spec.partition("=")
-        name = _field_name(key)
-        if name not in _FIELDS or name in _NOT_SWEEPABLE:
-            raise ConfigError(f"--grid {key!r} is not an option that can be swept")
-        items = [v for v in values.split(",") if v.strip()]
-        if not items:
-            raise ConfigError(f"--grid {key} has no values")
-        grid[name] = [_coerce(name, v) for v in items]
-    return grid
 
 
 def expand(

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from diagnostics import sweep
 from diagnostics.cli import main
 from diagnostics.cli.sweep import parse_grid
+from diagnostics.config import TrialConfig
 from diagnostics.errors import ConfigError
 from diagnostics.store import Store
 
@@ -201,6 +203,12 @@ def test_grid_parsing():
     assert grid["image_size"] == [[64, 64], [128, 128]]
     assert grid["shuffle"] == [True, False]
     assert grid["loader"] == ["keras_directory", "tfdata_map_batch"]
+    # (moved from test_sweep's test of sweep.parse_grid, a second --grid parser only tests used)
+    assert parse_grid(["image_size=64,96x80"])["image_size"] == [[64, 64], [96, 80]]
+    configs = sweep.expand(TrialConfig(dataset="sample_data"), parse_grid(["prefetch=none,2"]))
+    assert {c.prefetch for c in configs} == {"none", 2}
+    with pytest.raises(ConfigError, match="KEY=V1,V2"):
+        parse_grid(["batch_size"])
     with pytest.raises(ConfigError, match="colour"):
         parse_grid(["colour=red"])
     with pytest.raises(ConfigError, match="batch-size=abc"):

@@ -70,22 +70,6 @@ def test_unknown_option_and_empty_values_are_refused():
         sweep.expand(BASE, {"batch_size": []})
 
 
-def test_parse_grid_types_values_like_the_config():
-    grid = sweep.parse_grid(
-        ["batch-size=32,64", "cache=none,memory", "prefetch=none,2", "image_size=64,96x80"]
-    )
-    assert grid == {
-        "batch_size": [32, 64],
-        "cache": ["none", "memory"],
-        "prefetch": ["none", "2"],
-        "image_size": [(64, 64), (96, 80)],
-    }
-    configs = sweep.expand(BASE, grid)
-    assert {c.prefetch for c in configs} == {"none", 2}
-    with pytest.raises(ConfigError, match="KEY=V1,V2"):
-        sweep.parse_grid(["batch_size"])
-
-
 class FakeStore:
     def __init__(self, runs=()):
         self._runs = {r["id"]: r for r in runs}
