@@ -35,7 +35,6 @@ from diagnostics.loaders import validate
 from diagnostics.scenarios import cache, decode_order, dtype_size, file_handles, fit_growth, log_lines
 from diagnostics.scenarios._common import Verdict
 from diagnostics.scenarios.execute import judge, run_scenario, trial_record
-from diagnostics.scenarios.jobs import _write_job as _write_job  # tests write job files with it
 from diagnostics.scenarios.jobs import job_progress, list_jobs, read_job, start_job
 from diagnostics.scenarios.log_lines import COINCIDENCE_SECONDS, coincident, covered_fraction
 

@@ -11,9 +11,10 @@ import os
 
 import psutil
 
-from diagnostics import queries, scenarios
+from diagnostics import queries
 from diagnostics.config import TrialConfig
 from diagnostics.recover import recover_interrupted
+from diagnostics.scenarios import jobs
 from diagnostics.store import Store
 from tests.synthetic import SAMPLE_DATA, run_row
 
@@ -108,7 +109,7 @@ def test_queue_view_says_what_each_trial_is_doing(home):
     store.update_sweep(sweep_id, status="completed")
     job = {"id": "j1", "scenario": "cache", "status": "running", "done": 1, "total": 2, "started": 1.0}
     job.update(pid=os.getpid(), pid_create_time=psutil.Process().create_time())
-    scenarios._write_job(store, job)
+    jobs._write_job(store, job)
     assert [text for _, text in queries.queue_view(store)] == ["Scenario cache: 1 of 2 trials done"]
-    scenarios._write_job(store, {**job, "pid": 1, "pid_create_time": 0.0})  # its process died
+    jobs._write_job(store, {**job, "pid": 1, "pid_create_time": 0.0})  # its process died
     assert queries.queue_view(store) == [("", "No trial running.")]

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from diagnostics import scenarios
+from diagnostics.config import TrialConfig
 from diagnostics.errors import ConfigError, DatasetError
 from diagnostics.loaders import validate
 from diagnostics.report import render_scenario_html
+from diagnostics.scenarios import jobs
 from diagnostics.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,9 +124,7 @@ def test_invalid_trial_config_names_scenario_and_trial(sample_data_dir):
         "bad",
         "Broken?",
         "none",
-        lambda d: [
-            ("eager with prefetch", scenarios.TrialConfig(dataset=d, loader="eager_loop", prefetch=2))
-        ],
+        lambda d: [("eager with prefetch", TrialConfig(dataset=d, loader="eager_loop", prefetch=2))],
         lambda trials, context: scenarios.Verdict("x"),
     )
     with pytest.raises(ConfigError, match="scenario bad, trial 'eager with prefetch'.*--prefetch"):
@@ -493,7 +493,7 @@ def test_background_job_reports_progress_then_result(fake_store, sample_data_dir
 
 def test_job_of_a_dead_process_reads_as_interrupted(fake_store):
     job = {"id": "x", "scenario": "cache", "status": "running", "pid": 2**22 + 12345, "total": 3}
-    scenarios._write_job(fake_store, job)
+    jobs._write_job(fake_store, job)
     assert scenarios.read_job(fake_store, "x")["status"] == "interrupted"
 
 
