@@ -7,7 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from diagnostics import queries
-from pages._common import get_store, recover, user_errors
+from diagnostics.recover import recover_interrupted
+from pages._common import get_store, user_errors
 
 st.set_page_config(page_title="Training Memory Diagnostics", page_icon="🧠", layout="wide")
 
@@ -46,5 +47,7 @@ with st.sidebar:
     queue()
 
 with user_errors():  # a store the pages cannot read is the same message, never a traceback
-    recover(get_store())  # once per page run; the queue and live views above only read
+    # Once per page run, never in a refreshing fragment: the queue and live views only read, and a
+    # live view that sees its run end reruns the page, which records it here.
+    recover_interrupted(get_store())
     page.run()

@@ -15,7 +15,25 @@ from diagnostics.recover import ended_runs, ended_sweeps
 from diagnostics.status import ACTIVE_STATUSES, ACTIVE_SWEEP_STATUSES
 from diagnostics.views.common import STATUS_ICONS, trials_ahead_text
 
-__all__ = ["live_run", "live_sweep", "queue_view", "stored_sweeps"]
+__all__ = ["live_run", "live_sweep", "queue_view", "run_status", "run_to_show", "stored_sweeps"]
+
+
+def run_to_show(store: Any, chosen: Any = None) -> int | None:
+    """The run the Run page shows: the explicit choice (this session or ``?run=``), else the
+    running or latest queued run, else the newest stored one; None in an empty store."""
+    if chosen:
+        return int(chosen)
+    active = store.active_runs()
+    if active:
+        running = [r for r in active if r["status"] == "running"]
+        return int((running or active)[-1]["id"])
+    latest = store.list_runs()
+    return int(latest["id"].iloc[0]) if not latest.empty else None
+
+
+def run_status(store: Any, run_id: int) -> str | None:
+    """The stored status of run ``run_id``; None when the store has no such run (deleted)."""
+    return store.get_run(run_id)["status"] if run_id in {int(i) for i in store.list_runs()["id"]} else None
 
 
 def live_run(store: Any, run_id: int) -> dict[str, Any]:

@@ -27,16 +27,6 @@ def _store_for(home: str) -> Store:
     return store
 
 
-def recover(store: Store) -> None:
-    """Close the runs and sweeps no live process will finish (``recover_interrupted``).
-
-    Called once per page run by app.py, never from a refreshing fragment: the queue and the live
-    views only read (``diagnostics.queries``), a dead runner's run reads as interrupted there, and
-    a live view that sees it end reruns the page, which records it here.
-    """
-    recover_interrupted(store)
-
-
 def get_store() -> Store:
     """The Store of this DIAG_HOME (one per server process; connections are per thread)."""
     from diagnostics.store import diag_home

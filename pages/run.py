@@ -109,25 +109,12 @@ with st.expander("Trial set-up", expanded=not chosen):
             st.rerun()
 
 
-def selected_run() -> int | None:
-    # Explicit choice (this session or ?run=), else whatever is live in the store, else the latest.
-    chosen = st.query_params.get("run") or st.session_state.get("run_id")
-    if chosen:
-        return int(chosen)
-    active = store.active_runs()
-    if active:
-        running = [r for r in active if r["status"] == "running"]
-        return int((running or active)[-1]["id"])
-    latest = store.list_runs()
-    return int(latest["id"].iloc[0]) if not latest.empty else None
-
-
-run_id = selected_run()
+run_id = queries.run_to_show(store, st.query_params.get("run") or st.session_state.get("run_id"))
 if run_id is None:
     st.info("No runs yet: choose a folder and a loader above and press Run.", icon=":material/arrow_upward:")
     st.stop()
 
-status = store.get_run(run_id)["status"] if run_id in {int(i) for i in store.list_runs()["id"]} else None
+status = queries.run_status(store, run_id)
 if status is None:
     st.session_state.pop("run_id", None)
     st.query_params.pop("run", None)

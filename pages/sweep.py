@@ -7,8 +7,7 @@ import streamlit as st
 from diagnostics import charts, form, queries, sweep, views
 from diagnostics.loaders import LOADER_NAMES
 from diagnostics.prepare import TRIAL_EPOCH_SECONDS
-from diagnostics.status import ACTIVE_SWEEP_STATUSES, FINISHED_STATUSES
-from diagnostics.units import format_seconds
+from diagnostics.status import ACTIVE_SWEEP_STATUSES
 from pages._common import (
     dataset_picker,
     get_store,
@@ -73,10 +72,8 @@ with new_tab, user_errors():
             side=side,
             limits=limits,
         )
-        spread = f"on {slots} nodes side by side" if executor.name == "ray" else "one after another"
         st.info(
-            f"{len(trials)} trial(s), about {format_seconds(seconds / (slots or 1))} {spread}.",
-            icon=":material/calculate:",
+            views.sweep.plan_text(len(trials), seconds, executor.name, slots), icon=":material/calculate:"
         )
     for item in invalid:
         st.caption(f"Skipped {item['options']}: {item['error']}")
@@ -120,15 +117,12 @@ def sweep_view(sweep_id: int) -> None:
     with user_errors():
         stored = queries.live_sweep(store, sweep_id)  # a sweep whose process died reads as interrupted
         result = sweep.sweep_result(store, sweep_id)
-        if stored["status"] not in LIVE and st.session_state.get("sweep_was_live"):
+        if stored["status"] not in ACTIVE_SWEEP_STATUSES and st.session_state.get("sweep_was_live"):
             st.session_state["sweep_was_live"] = False
             st.rerun(scope="app")  # finished: stop the one-second refresh
-        total = (stored.get("summary") or {}).get("trials") or len(result["rows"])
-        finished = sum(1 for row in result["rows"] if row["status"] in FINISHED_STATUSES)
+        fraction, progress, finished = views.sweep.progress(stored, result)
         st.subheader(f"Sweep #{sweep_id}: {result['name']}")
-        st.progress(
-            finished / max(total, 1), text=f"{finished} of {total} trials finished · sweep {result['status']}"
-        )
+        st.progress(fraction, text=progress)
         if stored.get("error"):
             st.warning(f"Sweep {stored['status']}: {stored['error']}", icon=":material/warning:")
         points = views.sweep.sweep_points_frame(result)
@@ -151,10 +145,9 @@ def sweep_view(sweep_id: int) -> None:
         st.dataframe(views.sweep.sweep_trials_table(points), hide_index=True, width="stretch")
 
 
-LIVE = ACTIVE_SWEEP_STATUSES
 if st.session_state.get("sweep_id") is not None:
     sweep_id = int(st.session_state["sweep_id"])
     with user_errors():
-        live = queries.live_sweep(store, sweep_id)["status"] in LIVE
+        live = queries.live_sweep(store, sweep_id)["status"] in ACTIVE_SWEEP_STATUSES
         st.session_state["sweep_was_live"] = live
         st.fragment(sweep_view, run_every=1.0 if live else None)(sweep_id)

@@ -7,10 +7,26 @@ from typing import Any
 
 import pandas as pd
 
-from diagnostics.units import format_bytes, format_rate
+from diagnostics.status import FINISHED_STATUSES
+from diagnostics.units import format_bytes, format_rate, format_seconds
 from diagnostics.views.common import format_value
 
-__all__ = ["sweep_labels", "sweep_points_frame", "sweep_trials_table"]
+__all__ = ["plan_text", "progress", "sweep_labels", "sweep_points_frame", "sweep_trials_table"]
+
+
+def plan_text(trials: int, seconds: float, executor: str, slots: int | None) -> str:
+    """The sentence above Run sweep: how many trials and how long, one after another or on the
+    cluster's ``slots`` nodes side by side."""
+    spread = f"on {slots} nodes side by side" if executor == "ray" else "one after another"
+    return f"{trials} trial(s), about {format_seconds(seconds / (slots or 1))} {spread}."
+
+
+def progress(stored: Mapping[str, Any], result: Mapping[str, Any]) -> tuple[float, str, int]:
+    """(fraction, text, finished trials) of a sweep: its stored row and its ``sweep_result``."""
+    total = (stored.get("summary") or {}).get("trials") or len(result["rows"])
+    finished = sum(1 for row in result["rows"] if row["status"] in FINISHED_STATUSES)
+    text = f"{finished} of {total} trials finished · sweep {result['status']}"
+    return finished / max(total, 1), text, finished
 
 
 def sweep_labels(sweeps: pd.DataFrame) -> dict[int, str]:

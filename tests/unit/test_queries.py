@@ -113,3 +113,24 @@ def test_queue_view_says_what_each_trial_is_doing(home):
     assert [text for _, text in queries.queue_view(store)] == ["Scenario cache: 1 of 2 trials done"]
     jobs._write_job(store, {**job, "pid": 1, "pid_create_time": 0.0})  # its process died
     assert queries.queue_view(store) == [("", "No trial running.")]
+
+
+def test_the_run_page_shows_the_choice_else_the_running_run_else_the_newest(tmp_path):
+    store = Store(tmp_path / "home")
+    assert queries.run_to_show(store) is None and queries.run_to_show(store, "7") == 7
+    done = run_row(store, "completed")
+    assert queries.run_to_show(store) == done
+    queued = run_row(store, "queued")
+    assert queries.run_to_show(store) == queued
+    running = run_row(store, "running")
+    run_row(store, "queued")
+    assert queries.run_to_show(store) == running  # the running one, not the latest queued
+    assert queries.run_to_show(store, str(done)) == done
+
+
+def test_a_deleted_run_has_no_status(tmp_path):
+    store = Store(tmp_path / "home")
+    run_id = run_row(store, "completed")
+    assert queries.run_status(store, run_id) == "completed"
+    store.delete_run(run_id)
+    assert queries.run_status(store, run_id) is None
