@@ -3,6 +3,7 @@ texts, config differences, findings, the leak verdict and the throughput help.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ __all__ = [
     "STATUS_ICONS",
     "STATUS_TEXT",
     "config_diff",
+    "escape_markdown",
     "finding_markdown",
     "format_value",
     "leak_verdict_text",
@@ -26,6 +28,23 @@ __all__ = [
     "throughput_help",
     "trials_ahead_text",
 ]
+
+# Every ASCII punctuation mark may carry meaning in Streamlit's Markdown (links, images, emphasis,
+# `:red[...]` and `:material/...:` directives, `$` maths, HTML); CommonMark lets a backslash escape
+# each of them, so escaping all of them shows the text exactly as written.
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def escape_markdown(text: object) -> str:
+    """``text`` (a file, folder, class, function or parameter name the user supplied) as literal
+    Markdown: shown exactly as written, never a link, image, emphasis or directive.
+
+    Example:
+        >>> escape_markdown("![a](https:x).jpg")
+        '\\!\\[a\\]\\(https\\:x\\)\\.jpg'
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
 
 STATUS_ICONS = {
     "queued": ":material/hourglass_top:",
