@@ -36,12 +36,12 @@ _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 
 
 def escape_markdown(text: object) -> str:
-    """``text`` (a file, folder, class, function or parameter name the user supplied) as literal
+    r"""``text`` (a file, folder, class, function or parameter name the user supplied) as literal
     Markdown: shown exactly as written, never a link, image, emphasis or directive.
 
     Example:
-        >>> escape_markdown("![a](https:x).jpg")
-        '\\!\\[a\\]\\(https\\:x\\)\\.jpg'
+        >>> print(escape_markdown("![a](https:x).jpg"))
+        \!\[a\]\(https\:x\)\.jpg
     """
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
