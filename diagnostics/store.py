@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import os
 import platform
@@ -182,6 +183,16 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({str(self.home)!r})"
+
+    def with_busy_timeout(self, busy_timeout_ms: int) -> Store:
+        """This store through connections of its own whose writes wait at most ``busy_timeout_ms``
+        for another writer's lock: for a writer that would rather retry later than wait (the
+        runner's, while a trial is watched). The file is already open and migrated: no access here.
+        """
+        other = copy.copy(self)
+        other.busy_timeout_ms = busy_timeout_ms
+        other._local = threading.local()
+        return other
 
     # -- connections and error mapping ---------------------------------------------------------
 

@@ -4,13 +4,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from diagnostics.config import TrialConfig
-from diagnostics.errors import StoreError
+from diagnostics.errors import StoreBusy, StoreError
 from diagnostics.export import run_json
 from diagnostics.schema import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION
 from diagnostics.store import Store
@@ -276,6 +277,25 @@ def test_locked_store_gives_store_error_naming_it(tmp_path):
         holder.close()
     store.update_run(run_id, status="running")  # usable again once the lock is gone
     assert store.get_run(run_id)["status"] == "running"
+
+
+def test_a_short_busy_timeout_gives_up_on_a_lock_at_once_and_still_reads(tmp_path):
+    store = Store(tmp_path / "locked", busy_timeout_ms=3000)
+    run_id = store.create_run(_config(), SCAN)
+    quick = store.with_busy_timeout(50)
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreBusy, match=r"waited 0\.05 s"):
+            quick.add_samples(run_id, [{"t": 1.0, "rss_bytes": 1}])
+        assert time.monotonic() - started < 1.0
+        assert quick.get_run(run_id)["status"] == "queued"  # WAL: readers never wait on a writer
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    quick.add_samples(run_id, [{"t": 1.0, "rss_bytes": 1}])
+    assert store.busy_timeout_ms == 3000 and len(store.samples(run_id)) == 1
 
 
 def test_store_home_that_is_a_file(tmp_path):
