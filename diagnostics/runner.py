@@ -16,6 +16,12 @@ worker also exits when its parent pid changes (belt and braces).
 One trial at a time per DIAG_HOME: an ``fcntl.flock`` on ``$DIAG_HOME/trial.lock``, polled
 non-blocking so a waiting run can show its queue position and notice a cancel.
 
+Watching the worker never waits on the store. The watch loop samples, enforces the budget and the
+timeout and reads two flags; everything bound for the store (rows, the run's columns) is queued
+for the trial's writer thread, which writes with a short busy timeout, keeps what another
+process's lock refused for its next round, and reads cancel requests. Only the run's end waits
+for a lock (``FINAL_WAIT_SECONDS``): a trial that finished is stored ``completed`` once it can be.
+
 Timeline of a run's fields: ``t_started`` (monotonic, at spawn), ``t_ready`` (the worker's ready
 event: imports done, the baseline), ``started``/``finished`` (wall clock, Unix seconds).
 """
@@ -75,6 +81,9 @@ __all__ = [
 
 BUDGET_FRACTION = 0.8  # of available RAM when the trial starts
 FLUSH_SECONDS = 0.2
+# A write while the trial is watched waits this long for another writer's lock, then is retried.
+WATCH_BUSY_TIMEOUT_MS = 100
+FINAL_WAIT_SECONDS = 30.0  # how long the run's end waits for a lock held by another process
 QUEUE_POLL_SECONDS = 0.1
 STDERR_TAIL_LINES = 20
 # The store tables a trial writes as it goes (``Store.add_<table>``), flushed every FLUSH_SECONDS.
@@ -218,6 +227,8 @@ class _Trial:
         self.scan = scan
         self.lock = threading.Lock()  # guards pending: the readers, the watch loop and the flush
         self.pending = _no_rows()  # rows per table of PENDING_TABLES, waiting for the next flush
+        self.pending_run: dict[str, Any] = {}  # the run's columns, waiting for the next flush
+        self.cancel = threading.Event()  # set by the writer thread when a cancel is requested
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self.ready: dict | None = None
         self.done: dict | None = None
@@ -227,7 +238,7 @@ class _Trial:
         self.budget_bytes = config.memory_budget_bytes
         self.t_started: float | None = None
         self.peak_tree_rss_bytes = 0
-        self.store_failure: str | None = None  # why the store refused rows (not a mere lock)
+        self.store_failure: str | None = None  # why the store refused a write (not a mere lock)
         self.stopped_by: str | None = None  # Ctrl-C / SIGTERM: raised as TrialCancelled once stored
         # Set by prestart: the queue's lock, the trial folder and the readers of a worker spawned
         # before the run was prepared.
@@ -334,13 +345,16 @@ class _Trial:
     def _execute(self) -> tuple[str, str | None]:
         if self.budget_bytes is None:
             self.budget_bytes = default_budget_bytes()
-        self.store.update_run(
-            self.run_id, status="running", started=time.time(), memory_budget_bytes=self.budget_bytes
-        )
+        self._update_run(status="running", started=time.time(), memory_budget_bytes=self.budget_bytes)
         # The worker's input. Removed on every exit path here; a runner killed outright leaves it
         # to clean_stale_trial_folders.
         tmp, self.folder = self.folder or make_trial_folder(), None
+        stop_writing = threading.Event()
+        writer = threading.Thread(
+            target=self._write_while_watching, args=(stop_writing,), name=f"store-{self.run_id}", daemon=True
+        )
         try:
+            writer.start()
             config_path = Path(tmp) / "trial.json"
             scan_dict = self.scan.to_dict() if hasattr(self.scan, "to_dict") else dict(self.scan)
             # The snippet lists the folder itself (root, classes, SKIP): the worker needs neither
@@ -354,7 +368,7 @@ class _Trial:
             else:
                 self._go()
             readers = self.readers
-            self.store.update_run(self.run_id, worker_pid=self.proc.pid, t_started=self.t_started)
+            self._update_run(worker_pid=self.proc.pid, t_started=self.t_started)
             try:
                 outcome = self._watch()
             finally:
@@ -363,6 +377,9 @@ class _Trial:
                 for reader in readers:
                     reader.join(timeout=5)
         finally:
+            stop_writing.set()
+            if writer.is_alive():
+                writer.join()  # at most one short write away; _finish writes what is left
             shutil.rmtree(tmp, ignore_errors=True)
         return outcome
 
@@ -425,8 +442,6 @@ class _Trial:
         period = 1.0 / float(self.config.sample_hz)
         timeout = self.config.timeout_seconds
         next_tick = time.monotonic()
-        last_flush = next_tick
-        ready_stored = False
         try:
             while True:
                 now = time.monotonic()
@@ -445,18 +460,13 @@ class _Trial:
                     raise TrialTimeout(
                         f"timed out: still running {timeout:g} s after start; the trial was killed",
                     )
-                if now - last_flush >= FLUSH_SECONDS:
-                    last_flush = now
-                    self._flush()
-                    if self.store_failure is not None:
-                        self._kill_tree()  # nothing more it measures could be kept
-                        raise TrialFailed(self.store_failure)
-                    if not ready_stored and self.ready is not None:
-                        ready_stored = True
-                        self._store_ready()
-                    if self.store.cancel_requested(self.run_id):
-                        self._kill_tree()
-                        raise TrialCancelled("cancelled on request")
+                # Flags the writer thread sets: this loop itself never waits on the store.
+                if self.store_failure is not None:
+                    self._kill_tree()  # nothing more it measures could be kept
+                    raise TrialFailed(self.store_failure)
+                if self.cancel.is_set():
+                    self._kill_tree()
+                    raise TrialCancelled("cancelled on request")
                 next_tick += period
                 delay = next_tick - time.monotonic()
                 if delay <= 0:
@@ -514,42 +524,88 @@ class _Trial:
         if self.proc is not None:
             kill_tree(self.proc, self.sampler.pids() if self.sampler is not None else [self.proc.pid])
 
-    def _store_ready(self) -> None:
+    def _ready_columns(self, store: Store) -> dict[str, Any]:
         ready = self.ready or {}
-        versions = dict(self.store.get_run(self.run_id).get("versions") or {})
+        versions = dict(store.get_run(self.run_id).get("versions") or {})
         for key in ("python", "tensorflow", "keras"):
             if ready.get(key):
                 versions[key] = ready[key]
         if ready.get("gpus") is not None:
             versions["gpus"] = ready["gpus"]
-        self.store.update_run(self.run_id, t_ready=ready.get("t"), versions=versions)
+        return {"t_ready": ready.get("t"), "versions": versions}
 
     def _queue(self, table: str, row: dict) -> None:
         """The one way a row waits for the store: ``_flush`` writes it with ``add_<table>``."""
         with self.lock:
             self.pending[table].append(row)
 
-    def _flush(self) -> None:
+    def _update_run(self, **columns: Any) -> None:
+        """The one way the run's columns change while it runs: ``_flush`` writes them."""
+        with self.lock:
+            self.pending_run.update(columns)
+
+    def _write_while_watching(self, stop: threading.Event) -> None:
+        """The writer thread of ``_execute``: flush every FLUSH_SECONDS through connections that
+        give up on a lock after WATCH_BUSY_TIMEOUT_MS, store the ready columns, notice a cancel."""
+        store = self.store.with_busy_timeout(WATCH_BUSY_TIMEOUT_MS)
+        ready_queued = False
+        try:
+            while self.store_failure is None:
+                try:
+                    if not ready_queued and self.ready is not None:
+                        self._update_run(**self._ready_columns(store))
+                        ready_queued = True
+                    self._flush(store)
+                    if store.cancel_requested(self.run_id):
+                        self.cancel.set()
+                except StoreBusy:
+                    pass  # a read met the lock: read again next round
+                except StoreError as exc:
+                    self.store_failure = self._store_failure_text("state", exc)
+                if stop.wait(FLUSH_SECONDS):
+                    return
+        finally:
+            store.close()
+
+    def _flush(self, store: Store) -> bool:
+        """Write what is pending; False when another writer's lock kept some of it for later."""
         with self.lock:
             batches, self.pending = self.pending, _no_rows()
-        kept = {}
+            columns, self.pending_run = self.pending_run, {}
+        kept: dict[str, list[dict]] = {}
+        busy = False
+        try:
+            if columns:
+                store.update_run(self.run_id, **columns)
+        except StoreBusy:
+            busy = True
+        except StoreError as exc:
+            if self.store_failure is None:
+                self.store_failure = self._store_failure_text("state", exc)
         # Each table on its own: one damaged table must not cost the rows the others can keep.
         for table, rows in batches.items():
+            if busy:  # the lock is the file's: the other tables would only wait for it again
+                kept[table] = rows
+                continue
             try:
-                getattr(self.store, f"add_{table}")(self.run_id, rows)
+                getattr(store, f"add_{table}")(self.run_id, rows)
             except StoreBusy:
-                kept[table] = rows  # another writer holds the lock: retry with the next flush
+                busy = True
+                kept[table] = rows
             except StoreError as exc:
                 if self.store_failure is None:
-                    self.store_failure = self._store_failure_text(table, len(rows), exc)
-        with self.lock:
-            for table, rows in kept.items():
-                self.pending[table][:0] = rows
+                    self.store_failure = self._store_failure_text(f"{table} ({len(rows)} rows lost)", exc)
+        if busy:
+            with self.lock:  # back in front of what arrived meanwhile; newer columns win
+                self.pending_run = {**columns, **self.pending_run} if columns else self.pending_run
+                for table, rows in kept.items():
+                    self.pending[table][:0] = rows
+        return not busy
 
-    def _store_failure_text(self, table: str, lost: int, exc: StoreError) -> str:
+    def _store_failure_text(self, what: str, exc: StoreError) -> str:
         path = self.store.path
         return (
-            f"the store {path} refused this run's {table} ({lost} rows lost), so the trial was "
+            f"the store {path} refused this run's {what}, so the trial was "
             f"stopped: {exc}. Check the disk space and `sqlite3 {path} 'PRAGMA integrity_check'`"
         )
 
@@ -561,18 +617,24 @@ class _Trial:
         return None, "unknown"
 
     def _finish(self, status: str, message: str | None) -> None:
-        for _ in range(3):
-            self._flush()
-            with self.lock:
-                if not any(self.pending.values()):
-                    break
-            time.sleep(0.2)
+        # Nothing is watched any more: the end may wait for another process's lock, so that a
+        # finished trial is stored as one, with every row it measured.
+        deadline = time.monotonic() + FINAL_WAIT_SECONDS
+        while not self._flush(self.store) and time.monotonic() < deadline:
+            time.sleep(FLUSH_SECONDS)
         if self.store_failure is not None and self.store_failure not in (message or ""):
             # Rows were lost: whatever the worker did, this run cannot count as a measurement.
             status = "failed"
             message = "\n".join(m for m in (self.store_failure, message) if m)
         try:
-            self._store_result(status, message)
+            while True:
+                try:
+                    self._store_result(status, message)
+                    break
+                except StoreBusy:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(FLUSH_SECONDS)
         except StoreError as exc:
             # The store refused the run's end too (full disk, damaged file): leave the cause where
             # recover_interrupted finds it, so the run is not later blamed on a dead process.
@@ -585,8 +647,7 @@ class _Trial:
             ) from None
 
     def _store_result(self, status: str, message: str | None) -> None:
-        if self.ready is not None:
-            self._store_ready()
+        ready = self._ready_columns(self.store) if self.ready is not None else {}
         # A worker that reported its own error explained itself (its traceback is in the logs); one
         # that died without a word (exit code, signal) is explained by its last stderr lines.
         if status == "failed" and self.stderr_tail and self.error_event is None and not self.store_failure:
@@ -608,6 +669,7 @@ class _Trial:
             error = "\n".join(m for m in (message, result["analysis_error"]) if m)
         self.store.update_run(
             self.run_id,
+            **ready,
             status=status,
             error=error,
             summary=result["summary"],

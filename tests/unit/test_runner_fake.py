@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -104,6 +105,33 @@ def test_timeout(store, config, monkeypatch):
     assert 1.5 <= elapsed < 8
     assert len(store.samples(run_id)) > 10
     assert gone(run["worker_pid"])
+
+
+def test_a_store_locked_by_another_writer_delays_rows_never_the_timeout(store, config, monkeypatch):
+    # The real-worker version, with the budget and a finished trial: tests/integration/test_store_lock.py
+    monkeypatch.setenv("FAKE_MODE", "hang")
+    held = threading.Event()
+
+    def hold_the_lock() -> None:
+        run = wait_for(lambda: (runs := store.runs()) and runs[0]["t_ready"] and runs[0], what="ready")
+        holder = sqlite3.connect(store.path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        held.set()
+        wait_for(lambda: gone(run["worker_pid"]), timeout=20, what="the worker's end")
+        time.sleep(0.5)  # the run's end waits for the lock meanwhile
+        holder.execute("COMMIT")
+        holder.close()
+
+    locker = threading.Thread(target=hold_the_lock, daemon=True)
+    locker.start()
+    started = time.monotonic()
+    run_id = run_trial(config.replace(timeout_seconds=1.5), store)
+    elapsed = time.monotonic() - started
+    locker.join(timeout=5)
+    run = store.get_run(run_id)
+    assert held.is_set() and run["status"] == "timed_out", run["error"]
+    assert elapsed < 1.5 + 0.5 + 1.0  # the timeout, the lock's last half second, a margin
+    assert store.samples(run_id)["t"].diff().max() < 0.5  # sampling went on under the lock
 
 
 @pytest.mark.parametrize(
