@@ -105,9 +105,16 @@ def spawn_worker(config_path: Path, *, wait_for_go: bool = False) -> tuple[subpr
 
     ``wait_for_go``: the worker imports TensorFlow, then waits for a "go" line on its stdin before
     reading its config file. Call from the thread that waits for the worker (PR_SET_PDEATHSIG).
+
+    The worker's TMPDIR is ``tmp`` in the config file's folder (the trial folder the runner
+    removes): what it leaves there when killed (AutoGraph's generated modules, a file cache) goes
+    with the folder.
     """
+    tmpdir = config_path.parent / "tmp"
+    tmpdir.mkdir(exist_ok=True)
     read_fd, write_fd = os.pipe()
     env = dict(os.environ)
+    env["TMPDIR"] = str(tmpdir)
     env[EVENT_FD_ENV] = str(write_fd)
     env["PYTHONUNBUFFERED"] = "1"  # log lines must arrive when printed, for their timestamps
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)

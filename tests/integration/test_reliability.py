@@ -70,17 +70,24 @@ def test_budget_kill_of_a_memory_cache_keeps_samples(tmp_path):
     assert gone(run["worker_pid"])
 
 
-def test_timeout_on_a_long_run(tmp_path):
+def test_timeout_on_a_long_run_leaves_nothing_in_tmpdir(tmp_path):
+    # The runner's TMPDIR: a killed worker must leave nothing in it (issue 22 item 9). The map
+    # function is converted by AutoGraph, which writes a module to TMPDIR, removed only at exit.
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
     started = time.monotonic()
     result = _cli(
-        ["run", "sample_data", "--loader", "keras_directory", "--epochs", "200", "--timeout", "12"], tmp_path
+        ["run", "sample_data", "--loader", "tfdata_map_batch", "--epochs", "200", "--timeout", "12"],
+        tmp_path / "home",
+        TMPDIR=str(tmpdir),
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 3, result.stdout + result.stderr
     assert "timed_out" in result.stdout
     assert elapsed < 12 + 30  # killed at the timeout, not at the end of 200 epochs
-    (run,) = Store(tmp_path).runs()
+    (run,) = Store(tmp_path / "home").runs()
     assert run["status"] == "timed_out" and gone(run["worker_pid"])
+    assert sorted(p.name for p in tmpdir.iterdir()) == []
 
 
 def test_worker_that_dies_silently_fails_with_stderr_tail(tmp_path):
