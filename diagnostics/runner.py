@@ -68,7 +68,7 @@ from diagnostics.protocol import parse_event
 from diagnostics.recover import write_ending
 from diagnostics.sampler import TreeSampler
 from diagnostics.store import Store
-from diagnostics.units import format_mib
+from diagnostics.units import MiB, format_bytes, format_mib
 
 __all__ = [
     "BUDGET_FRACTION",
@@ -485,10 +485,13 @@ class _Trial:
             return "cancelled", f"cancelled ({self.stopped_by})"
 
     def _budget_message(self, sample: dict) -> str:
+        # In MiB like the tree's size, unless one decimal of MiB would round the budget to 0.0.
+        budget = (
+            format_mib(self.budget_bytes) if self.budget_bytes >= MiB else format_bytes(self.budget_bytes)
+        )
         message = (
             f"memory budget exceeded: the worker's process tree reached {format_mib(sample['rss_bytes'], missing='?')} "
-            f"(budget {format_mib(self.budget_bytes, missing='?')}) {sample['t'] - self.t_started:.1f} s after start; "
-            "the trial was killed"
+            f"(budget {budget}) {sample['t'] - self.t_started:.1f} s after start; the trial was killed"
         )
         if self.ready is None:
             # Importing TensorFlow alone takes several hundred MiB: no pipeline had been built yet.

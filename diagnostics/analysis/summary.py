@@ -28,8 +28,9 @@ def summarise(run: dict[str, Any], samples: Any, events: Any) -> dict[str, Any]:
     if ready is not None and _num(ready.get("rss_bytes")) is not None:
         baseline = _num(ready["rss_bytes"])
     else:
-        missing.append("ready event (baseline taken from the first sample)")
-        baseline = (main_rss or rss or [None])[0]
+        # The first sample of a worker still importing is no baseline (it can be 200 KiB).
+        missing.append("ready event: the worker stopped before ready, so there is no baseline")
+        baseline = None
     t_ready = ready.get("t") if ready else _num(run.get("t_ready"))
 
     if done is not None and _num(done.get("vmhwm_bytes")) is not None:

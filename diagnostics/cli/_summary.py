@@ -31,7 +31,10 @@ def print_run_summary(store, run_id: int, out=None) -> None:
     print(f"run {run_id}: {run['status']}  ({config.get('loader')}, {config.get('mode')})", file=out)
     line("dataset", f"{run.get('dataset_path')} ({scan.get('num_images', '?')} images)")
     baseline, peak = summary.get("baseline_rss_bytes"), summary.get("peak_rss_bytes")
-    line("baseline", f"{format_bytes(baseline)} RSS at ready (after imports)")
+    if baseline is None:
+        line("baseline", "none: the worker stopped before ready (imports unfinished)")
+    else:
+        line("baseline", f"{format_bytes(baseline)} RSS at ready (after imports)")
     peak_text = f"{format_bytes(peak)} ({summary.get('peak_source', 'VmHWM')})"
     if summary.get("peak_tree_rss_bytes"):
         peak_text += f"; process tree up to {format_bytes(summary['peak_tree_rss_bytes'])}"

@@ -131,6 +131,18 @@ def test_partial_run_without_done_uses_sampled_vmhwm_and_says_so():
     assert summary["leak_bytes_per_epoch"] is None
 
 
+def test_a_run_stopped_before_ready_has_no_baseline_and_says_so():
+    run, samples, events, logs = make_run([700 * MiB, 900 * MiB], done=False)
+    events = events[events["kind"] != "ready"].reset_index(drop=True)
+    samples.loc[0, ["rss_bytes", "main_rss_bytes"]] = 200 * 1024  # a process that just started
+    summary = analyze(run, samples, events, logs, SCAN)["summary"]
+    # The first sample of a process still importing is no baseline (issue 22 item 10).
+    assert summary["baseline_rss_bytes"] is None
+    assert summary["measured_overhead_bytes"] is None
+    assert any("no baseline" in m for m in summary["missing"])
+    assert summary["peak_rss_bytes"] == 900 * MiB
+
+
 def test_empty_run_does_not_raise():
     run = {"id": 1, "status": "failed", "config": {"dataset": "d", "loader": "keras_directory"}}
     result = analyze(run, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), None)

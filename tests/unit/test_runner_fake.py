@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from diagnostics import signals
+from diagnostics.cli._summary import print_run_summary
 from diagnostics.config import TrialConfig
 from diagnostics.errors import ConfigError, DatasetError, TrialCancelled
 from diagnostics.export import run_json
@@ -93,6 +94,20 @@ def test_budget_kill_keeps_samples_and_says_when_and_how_big(store, config, monk
     # Killed before done: the peak falls back to the sampled VmHWM.
     assert run["summary"]["peak_rss_bytes"] >= samples["rss_bytes"].iloc[-1] - 5 * MIB
     assert gone(run["worker_pid"])
+
+
+def test_a_worker_stopped_before_ready_prints_no_baseline_and_its_true_budget(store, config, capsys):
+    # 1 KiB: the very first sample, taken at the spawn, is over it (issue 22 item 10).
+    run_id = run_trial(config.replace(memory_budget_bytes=1024), store)
+    run = store.get_run(run_id)
+    assert run["status"] == "killed_budget"
+    assert "ready" not in set(store.events(run_id)["kind"])
+    assert "(budget 1.0 KiB)" in run["error"] and "0.0 MiB" not in run["error"]
+    assert run["summary"]["baseline_rss_bytes"] is None
+    print_run_summary(store, run_id)
+    out = capsys.readouterr().out
+    assert "RSS at ready" not in out
+    assert "baseline     none: the worker stopped before ready (imports unfinished)" in out
 
 
 def test_timeout(store, config, monkeypatch):
