@@ -189,6 +189,7 @@ def test_a_trial_that_finishes_under_the_lock_is_completed_with_everything_store
     events = trial.store.events(trial.run_id)
     kinds = list(events["kind"])
     assert kinds.count("epoch_end") == epochs and kinds[0] == "ready" and kinds[-1] == "done"
+    assert events["t"].iloc[0] > lock.taken_at  # ready, every epoch and the end came under the lock
     assert [e["index"] for e in run["summary"]["epochs"]] == list(range(epochs))
     samples = trial.store.samples(trial.run_id)
     assert samples["t"].iloc[0] - run["t_started"] < MAX_SAMPLE_GAP_SECONDS
