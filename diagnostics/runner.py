@@ -225,7 +225,7 @@ class _Trial:
         self.run_id = run_id
         self.config = config
         self.scan = scan
-        self.lock = threading.Lock()  # guards pending: the readers, the watch loop and the flush
+        self.lock = threading.Lock()  # guards pending and pending_run: readers, watch loop, writer
         self.pending = _no_rows()  # rows per table of PENDING_TABLES, waiting for the next flush
         self.pending_run: dict[str, Any] = {}  # the run's columns, waiting for the next flush
         self.cancel = threading.Event()  # set by the writer thread when a cancel is requested
@@ -564,7 +564,7 @@ class _Trial:
                 except StoreBusy:
                     pass  # a read met the lock: read again next round
                 except StoreError as exc:
-                    self.store_failure = self._store_failure_text("state", exc)
+                    self.store_failure = self._store_failure_text("row in runs", exc)
                 if stop.wait(FLUSH_SECONDS):
                     return
         finally:
@@ -584,7 +584,7 @@ class _Trial:
             busy = True
         except StoreError as exc:
             if self.store_failure is None:
-                self.store_failure = self._store_failure_text("state", exc)
+                self.store_failure = self._store_failure_text("row in runs", exc)
         # Each table on its own: one damaged table must not cost the rows the others can keep.
         for table, rows in batches.items():
             if busy:  # the lock is the file's: the other tables would only wait for it again
