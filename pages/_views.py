@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from diagnostics import charts, outcome, views
+from diagnostics.config import dashboard_text
 from diagnostics.status import ACTIVE_STATUSES
 from diagnostics.store import Store
 from pages import _xray
@@ -53,7 +54,7 @@ def _status_line(store: Store, run: dict[str, Any]) -> None:
     if ended:
         st.error(ended, icon=":material/error:")
     elif run.get("error") and status not in ("completed",):
-        st.error(run["error"], icon=":material/error:")
+        st.error(dashboard_text(run["error"]), icon=":material/error:")
 
 
 def headline(run: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from diagnostics import throughput
+from diagnostics.config import dashboard_text
 from diagnostics.units import format_bytes, format_rate
 
 __all__ = [
@@ -146,10 +147,11 @@ def sorted_findings(findings: Iterable[Mapping[str, Any]] | None) -> list[Mappin
 
 
 def finding_markdown(finding: Mapping[str, Any]) -> str:
+    """Title, detail and advice, options named as the dashboard's form names them."""
     text = f"**{finding.get('title', finding.get('id'))}**  \n{finding.get('detail', '')}"
     if finding.get("advice"):
         text += f"  \n→ {finding['advice']}"
-    return text
+    return dashboard_text(text)
 
 
 def trials_ahead_text(ahead: int) -> str:
