@@ -18,7 +18,14 @@ from typing import Any
 
 from diagnostics.analysis._util import _num
 
-__all__ = ["autotune_frame", "pipeline_summary", "snapshots", "stage_catalogue"]
+__all__ = [
+    "autotune_frame",
+    "bounds_throughput",
+    "not_a_bound",
+    "pipeline_summary",
+    "snapshots",
+    "stage_catalogue",
+]
 
 # Nodes that pass their input's tensors on without making new ones: a buffer in such a stage
 # downstream of an in-memory cache holds references to the cached tensors, not copies.
@@ -469,6 +476,29 @@ def pipeline_summary(
     return out
 
 
+def bounds_throughput(
+    stage_images_per_second: float | None, measured_images_per_second: float | None
+) -> bool | None:
+    """Whether a stage's own rate can bound the run's throughput: not when the run went faster.
+
+    A stage's own rate is its elements over its processing time, measured while it overlapped the
+    other stages on the same cores; a run that delivered more than it shows the figure is no ceiling.
+    None when either rate is missing.
+    """
+    if not stage_images_per_second or not measured_images_per_second:
+        return None
+    return stage_images_per_second >= measured_images_per_second
+
+
+def not_a_bound(measured_images_per_second: float) -> str:
+    """What a stage's own rate below the run's measured rate is, said plainly."""
+    return (
+        f"The run delivered {measured_images_per_second:,.1f} images/s, more than that, so it is not a "
+        "bound: it is the stage's own rate measured while it overlapped the other stages on the same "
+        "cores"
+    )
+
+
 def _is_batched(catalogue: dict[tuple, Stage], row: dict[str, Any]) -> bool:
     stage = catalogue.get(tuple(row["path"]))
     return bool(stage and stage.last and stage.last.batched)
@@ -529,8 +559,8 @@ def fit_bound(
                     else "batches were waiting for the model, so the model's step sets the pace"
                 ),
             }
-    if achieved_images_per_second and bottleneck and bottleneck.get("images_per_second"):
-        capacity = bottleneck["images_per_second"]
+    capacity = (bottleneck or {}).get("images_per_second")
+    if bounds_throughput(capacity, achieved_images_per_second):
         ratio = achieved_images_per_second / capacity
         kind = "input" if ratio >= 0.8 else "compute"
         return {
