@@ -20,7 +20,13 @@ from diagnostics import throughput
 from diagnostics.analysis._util import MiB, _mib
 from diagnostics.analysis.attribution import ALLOCATOR_FREE
 from diagnostics.analysis.memory_model import LOADER_FACTS
-from diagnostics.analysis.pipeline import bounds_throughput, not_a_bound
+from diagnostics.analysis.pipeline import (
+    KERAS_ORIGIN,
+    TFDATA_ORIGIN,
+    YOUR_CODE,
+    bounds_throughput,
+    not_a_bound,
+)
 from diagnostics.config import TrialConfig, cli_name
 from diagnostics.errors import ConfigError
 from diagnostics.host import available_ram_bytes
@@ -348,11 +354,10 @@ def prefetch_buffers(ctx: Context) -> Finding | None:
         )
     prefetch = ctx.config.get("prefetch", "none")
     # Prefetch none: no option of the run made this buffer (Keras or tf.data added it).
-    origin = (stage or {}).get("origin") or (
-        "added by Keras, not by your options"
-        if LOADER_FACTS.get(ctx.config.get("loader"), {}).get("builtin_prefetch")
-        else "added by tf.data, not by your options"
-    )
+    origin = (stage or {}).get("origin")
+    if origin in (None, YOUR_CODE):  # modelled, or measured before stages had an origin
+        builtin = LOADER_FACTS.get(ctx.config.get("loader"), {}).get("builtin_prefetch")
+        origin = KERAS_ORIGIN if builtin else TFDATA_ORIGIN
     return _finding(
         "prefetch_buffers",
         "info",

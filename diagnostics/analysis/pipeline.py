@@ -79,6 +79,16 @@ _CODE_PATTERNS = {
 }
 # A library call that builds the whole pipeline inside it, when no line names the stage itself.
 _BUILDER_PATTERN = r"image_dataset_from_directory\(|from_generator\(|\bfit\("
+# A builder whose stages come before the lines written after it: Keras' image_dataset_from_directory
+# maps, batches and ends with its own prefetch(AUTOTUNE) (keras/src/utils/image_dataset_utils.py),
+# whatever the run's Prefetch option says.
+_KERAS_BUILDER = r"image_dataset_from_directory\("
+KERAS_ORIGIN = "added by Keras, not by your options"
+YOUR_CODE = "your code"
+TFDATA_ORIGIN = "added by tf.data, not in your code"  # e.g. tf.data's inject_prefetch
+# Stages an option of the run could have made: one some library made carries its origin in its
+# label, so "prefetch: 4 batches chosen by AUTOTUNE" is never read as the Prefetch option's.
+_OPTION_KINDS = {"Prefetch", "Shuffle", "ShuffleAndRepeat", "MemoryCacheImpl", "MemoryCache", "Cache"}
 
 
 def normal_name(name: str) -> str:
@@ -238,6 +248,7 @@ class Stage:
     time_ns: dict[int, int] = field(default_factory=dict)
     elements: dict[int, int] = field(default_factory=dict)
     tuned: dict[str, list[float]] = field(default_factory=dict)  # parameter -> [min, max] seen
+    origin: str = ""  # YOUR_CODE, KERAS_ORIGIN or TFDATA_ORIGIN; "" without a snippet to tell
 
 
 def _unit(obs: StageObs) -> str:
@@ -320,16 +331,21 @@ def _assign_code(stages: list[Stage], snippet: str | None) -> None:
         by_kind.setdefault(
             normal_name(stage.name if stage.last is None or not stage.last.is_cache else "MemoryCache"), []
         ).append(stage)
+    keras = bool(builder and re.search(_KERAS_BUILDER, builder))
     for kind, group in by_kind.items():
         pattern = _CODE_PATTERNS.get(kind)
         matches = [line for line in lines if pattern and re.search(pattern, line)] if pattern else []
         # deeper path = nearer the source = written earlier
         group.sort(key=lambda s: -len(s.key))
+        # A builder's own stages come before the lines written after it: the lines go to the
+        # stages nearest the output, the deeper ones are the builder's.
+        skip = len(group) - len(matches) if keras and len(group) > len(matches) else 0
         for index, stage in enumerate(group):
-            if index < len(matches):
-                stage.code = matches[index]
+            if skip <= index < skip + len(matches):
+                stage.code, stage.origin = matches[index - skip], YOUR_CODE
             else:
                 stage.code = builder
+                stage.origin = KERAS_ORIGIN if keras else TFDATA_ORIGIN
 
 
 def _disambiguate(stages: list[Stage]) -> None:
@@ -384,6 +400,9 @@ def stage_catalogue(snaps: list[Snapshot], snippet: str | None, batch_size: int 
     for stage in ordered:
         stage.label = _label(stage, batch_size)
     _assign_code(ordered, snippet)
+    for stage in ordered:
+        if stage.origin not in ("", YOUR_CODE) and normal_name(stage.name) in _OPTION_KINDS:
+            stage.label = f"{stage.label} ({stage.origin})"
     _disambiguate(ordered)
     return stages
 
@@ -433,8 +452,8 @@ def pipeline_summary(
                 "name": stage.name,
                 "label": stage.label,
                 "code": stage.code,
-                # a stage no line created: tf.data's optimizer inserted it (e.g. inject_prefetch)
-                "origin": "your code" if stage.code else "added by tf.data, not in your code",
+                # your code, or the library that added it (Keras' builder, tf.data's optimizer)
+                "origin": stage.origin or TFDATA_ORIGIN,
                 "peak_buffered_bytes": stage.peak_buffered_bytes,
                 "buffered_bytes": last.buffered_bytes if last else 0,
                 "buffered_elements": last.buffered_elements if last else 0,
