@@ -75,7 +75,9 @@ def findings(items: list[dict[str, Any]] | None, *, compact: bool = False) -> No
         box(views.common.finding_markdown(finding))
         if finding.get("evidence") and not compact:
             with st.expander(f"Evidence for `{finding.get('id')}`"):
-                st.json(finding["evidence"], expanded=False)
+                st.dataframe(
+                    views.common.evidence_table(finding["evidence"]), hide_index=True, width="stretch"
+                )
 
 
 def results(run: dict[str, Any]) -> None:

@@ -404,8 +404,8 @@ def shuffle_buffer(ctx: Context) -> Finding | None:
             "shuffle file names before decoding (tf.data.Dataset.list_files(shuffle=True))"
             if LOADER_FACTS.get(ctx.config.get("loader"), {}).get("shuffles") != "paths"
             else None,
-            otherwise=f"{ctx.config.get('loader')} sizes this buffer itself (no option of it does): a "
-            "tf.data loader that shuffles file names (tfdata_batch_map) keeps it small",
+            otherwise=f"{ctx.config.get('loader')} sizes this buffer itself, none of its options does: "
+            "a tf.data loader that shuffles file names (tfdata_batch_map) keeps it small",
         ),
         source=source,
         shuffle_buffer_bytes=size,
@@ -515,7 +515,7 @@ def dtype_no_saving(ctx: Context) -> Finding | None:
     return _finding(
         "dtype_no_saving",
         "warning",
-        f"--dtype {dtype} is applied after a float32 decode",
+        f"The cast to --dtype {dtype} comes after a float32 decode",
         f"{loader} decodes and resizes to float32 and casts afterwards, so every batch exists in float32 "
         f"first ({_mib(cast_batch)} per batch) before the {dtype} copy ({_mib(model.get('batch'))}): the "
         "cast shrinks what is kept after it, not the decode. Modelled total: "
