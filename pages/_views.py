@@ -126,7 +126,8 @@ def log_panel(store: Store, run: dict[str, Any], events: pd.DataFrame) -> None:
     if not groups:
         from diagnostics.logs import group_logs  # live: group what has arrived so far
 
-        groups = group_logs(store.logs(run["id"]), views.run.epoch_start_times(events))
+        gpus = (run.get("versions") or {}).get("gpus")
+        groups = group_logs(store.logs(run["id"]), views.run.epoch_start_times(events), gpus=gpus)
     with st.expander(views.run.log_groups_caption(groups)):
         if not groups:
             st.caption("No output from the worker yet.")
