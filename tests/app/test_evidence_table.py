@@ -35,3 +35,14 @@ def test_the_run_page_shows_evidence_as_a_table_not_json(home):
     assert not expander.json
     shown = expander.dataframe[0].value
     assert list(shown["value"]) == ["300.0 MiB"] and FINDING["evidence"]
+
+
+def test_the_report_shows_evidence_as_a_table_and_options_by_label(home):
+    from diagnostics.report import render_html
+
+    store = Store(home)
+    ids = fill_store(store, str(REPO / "sample_data"), runs=1)
+    page = render_html(store, ids)
+    assert "<th>figure</th>" in page and "300.0 MiB" in page
+    assert "epoch1_growth_bytes" not in page  # no raw JSON key
+    assert "Use Cache = file or a smaller Image size (px)." in page and "--cache" not in page
