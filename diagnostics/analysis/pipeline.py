@@ -80,9 +80,10 @@ _CODE_PATTERNS = {
 # A library call that builds the whole pipeline inside it, when no line names the stage itself.
 _BUILDER_PATTERN = r"image_dataset_from_directory\(|from_generator\(|\bfit\("
 # A builder whose stages come before the lines written after it: Keras' image_dataset_from_directory
-# maps, batches and ends with its own prefetch(AUTOTUNE) (keras/src/utils/image_dataset_utils.py),
-# whatever the run's Prefetch option says.
+# lists files (from_tensor_slices, zip), shuffles them, maps, batches and ends with its own
+# prefetch(AUTOTUNE) (keras/src/utils/image_dataset_utils.py), whatever the run's Prefetch says.
 _KERAS_BUILDER = r"image_dataset_from_directory\("
+_KERAS_KINDS = {"TensorSlice", "Zip", "Map", "ParallelMap", "MapAndBatch", "Batch", "Shuffle", "Prefetch"}
 KERAS_ORIGIN = "added by Keras, not by your options"
 YOUR_CODE = "your code"
 TFDATA_ORIGIN = "added by tf.data, not in your code"  # e.g. tf.data's inject_prefetch
@@ -345,7 +346,7 @@ def _assign_code(stages: list[Stage], snippet: str | None) -> None:
                 stage.code, stage.origin = matches[index - skip], YOUR_CODE
             else:
                 stage.code = builder
-                stage.origin = KERAS_ORIGIN if keras else TFDATA_ORIGIN
+                stage.origin = KERAS_ORIGIN if keras and kind in _KERAS_KINDS else TFDATA_ORIGIN
 
 
 def _disambiguate(stages: list[Stage]) -> None:
