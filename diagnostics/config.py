@@ -17,7 +17,15 @@ from typing import Any
 
 from diagnostics.errors import ConfigError
 
-__all__ = ["COMMON_OPTIONS", "TrialConfig", "parse_size"]
+__all__ = [
+    "COMMON_OPTIONS",
+    "OPTION_LABELS",
+    "TrialConfig",
+    "cli_name",
+    "dashboard_text",
+    "option_label",
+    "parse_size",
+]
 
 MODES = ("iterate", "fit")
 MODELS = ("tiny_cnn", "mobilenet_v2")
@@ -69,6 +77,85 @@ CLI_NAMES = {
 
 def cli_name(field_name: str) -> str:
     return CLI_NAMES.get(field_name, "--" + field_name.replace("_", "-"))
+
+
+# The dashboard's name of each option: the label its form field carries (form.py labels the
+# widgets from here). Texts are written once, naming options by flag as the CLI and JSON keep them;
+# ``dashboard_text`` gives the dashboard's wording.
+OPTION_LABELS = {
+    "loader": "Loader",
+    "mode": "Mode",
+    "model": "Model (fit)",
+    "epochs": "Epochs",
+    "steps": "Steps per epoch",
+    "batch_size": "Batch size",
+    "image_size": "Image size (px)",
+    "color_mode": "Color mode",
+    "interpolation": "Interpolation",
+    "shuffle": "Shuffle",
+    "shuffle_buffer": "Shuffle buffer",
+    "seed": "Seed",
+    "cache": "Cache",
+    "prefetch": "Prefetch",
+    "num_parallel_calls": "Parallel calls",
+    "dtype": "Dtype",
+    "augmentation": "Augmentation",
+    "keep_decoded": "Keep decoded tensors",
+    "rescale": "Rescale",
+    "validation_split": "Validation split",
+    "close_and_collect": "Close and collect",
+    "workers": "Workers",
+    "use_multiprocessing": "Use multiprocessing",
+    "max_queue_size": "Max queue size",
+    "via_tf_data": "Via tf.data",
+    "memory_budget_bytes": "Memory budget (MiB)",
+    "timeout_seconds": "Timeout (s)",
+    "sample_hz": "Sample rate (Hz)",
+}
+
+
+def option_label(name: str) -> str:
+    """The dashboard's label of option ``name`` (a TrialConfig field): 'Memory budget (MiB)'."""
+    return OPTION_LABELS[name]
+
+
+_FLAG_OPTIONS = {cli_name(name): name for name in OPTION_LABELS}
+_FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z-]*)(?: (\w+))?")
+
+
+# The named values of each option (a number is a value of any option): "--cache memory" reads
+# "Cache = memory" on the dashboard, "--steps so" stays "Steps per epoch so".
+_NAMED_VALUES = {
+    "mode": MODES,
+    "model": MODELS,
+    "cache": CACHES,
+    "dtype": DTYPES,
+    "augmentation": AUGMENTATIONS,
+    "color_mode": COLOR_MODES,
+    "interpolation": INTERPOLATIONS,
+    "prefetch": ("none", "auto"),
+    "num_parallel_calls": ("none", "auto"),
+}
+
+
+def dashboard_text(text: str) -> str:
+    """``text`` with every option flag as the dashboard's form names it, the value after ``=``.
+
+    Example:
+        >>> dashboard_text("use --cache file, or lower --shuffle-buffer; raise --memory-budget")
+        'use Cache = file, or lower Shuffle buffer; raise Memory budget (MiB)'
+    """
+
+    def label(match: re.Match[str]) -> str:
+        flag, value = match.groups()
+        name = _FLAG_OPTIONS.get(flag)
+        if name is None:
+            return match.group(0)  # not an option (--json, --grid): the CLI's own words
+        if value is not None and (value.isdigit() or value in _NAMED_VALUES.get(name, ())):
+            return f"{option_label(name)} = {value}"
+        return option_label(name) + (f" {value}" if value is not None else "")
+
+    return _FLAG.sub(label, str(text))
 
 
 @dataclass(frozen=True)

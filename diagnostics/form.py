@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from diagnostics.config import COLOR_MODES, INTERPOLATIONS, MODELS, MODES, TrialConfig
+from diagnostics.config import COLOR_MODES, INTERPOLATIONS, MODELS, MODES, TrialConfig, option_label
 from diagnostics.units import MiB
 
 __all__ = [
@@ -48,61 +48,58 @@ __all__ = [
 KNOB_CHOICES = ("none", "auto", "1", "2", "4", "8", "16")
 
 
+def _spec(name: str, kind: str, help_text: str) -> tuple[str, str, str, str]:
+    return (name, kind, option_label(name), help_text)  # the label: config's one table
+
+
 OPTION_SPECS: tuple[tuple[str, str, str, str], ...] = (
-    ("batch_size", "int", "Batch size", "Images per batch."),
-    ("color_mode", "select", "Color mode", "rgb: 3 channels; grayscale: 1 channel (a third of the bytes)."),
-    ("interpolation", "select", "Interpolation", "Resize method used when decoding to the image size."),
-    (
+    _spec("batch_size", "int", "Images per batch."),
+    _spec("color_mode", "select", "rgb: 3 channels; grayscale: 1 channel (a third of the bytes)."),
+    _spec("interpolation", "select", "Resize method used when decoding to the image size."),
+    _spec(
         "cache",
         "select",
-        "Cache",
         "memory: keep every decoded image in RAM after epoch 1; file: cache on disk.",
     ),
-    ("prefetch", "knob", "Prefetch", "Batches prepared ahead of the consumer; auto lets tf.data tune it."),
-    (
+    _spec("prefetch", "knob", "Batches prepared ahead of the consumer; auto lets tf.data tune it."),
+    _spec(
         "num_parallel_calls",
         "knob",
-        "Parallel calls",
         "Images decoded at once by map(); auto lets tf.data tune it.",
     ),
-    ("dtype", "select", "Dtype", "Element type of the images handed to the model."),
-    ("augmentation", "select", "Augmentation", "Random flips/rotations applied per image."),
-    ("shuffle", "bool", "Shuffle", "Shuffle the file order every epoch."),
-    (
+    _spec("dtype", "select", "Element type of the images handed to the model."),
+    _spec("augmentation", "select", "Random flips/rotations applied per image."),
+    _spec("shuffle", "bool", "Shuffle the file order every epoch."),
+    _spec(
         "shuffle_buffer",
         "opt_int",
-        "Shuffle buffer",
         "Elements held by shuffle(); empty = the loader's default.",
     ),
-    ("seed", "int", "Seed", "Random seed for shuffling and augmentation."),
-    (
+    _spec("seed", "int", "Random seed for shuffling and augmentation."),
+    _spec(
         "keep_decoded",
         "bool",
-        "Keep decoded tensors",
         "Append every decoded image to a Python list (the classic accidental growth).",
     ),
-    (
+    _spec(
         "rescale",
         "opt_float",
-        "Rescale",
         "Multiply pixels by this factor (e.g. 0.00392 for 1/255); empty = none.",
     ),
-    ("validation_split", "opt_float", "Validation split", "Fraction held out for validation; empty = none."),
-    (
+    _spec("validation_split", "opt_float", "Fraction held out for validation; empty = none."),
+    _spec(
         "close_and_collect",
         "bool",
-        "Close and collect",
         "Close the iterator and call gc.collect() after each epoch.",
     ),
-    ("workers", "int", "Workers", "PyDataset worker threads or processes."),
-    (
+    _spec("workers", "int", "PyDataset worker threads or processes."),
+    _spec(
         "use_multiprocessing",
         "bool",
-        "Use multiprocessing",
         "Workers are processes (each with its own memory).",
     ),
-    ("max_queue_size", "int", "Max queue size", "Batches queued by the PyDataset workers."),
-    ("via_tf_data", "bool", "Via tf.data", "Wrap the generator in tf.data.Dataset.from_generator."),
+    _spec("max_queue_size", "int", "Batches queued by the PyDataset workers."),
+    _spec("via_tf_data", "bool", "Wrap the generator in tf.data.Dataset.from_generator."),
 )
 
 
@@ -249,15 +246,15 @@ _PIXELS = (8, 4096)  # config.validate's image size limits
 # Every number field of the dashboard: name -> (label, lowest, highest); None = no bound. The pages
 # label their widgets with ``label(name)``, so the message names the field as the user sees it.
 NUMBER_FIELDS: dict[str, tuple[str, int | None, int | None]] = {
-    "epochs": ("Epochs", *_EPOCHS),
+    "epochs": (option_label("epochs"), *_EPOCHS),
     "trial_epochs": ("Epochs per trial", *_EPOCHS),
-    "steps": ("Steps per epoch", *_STEPS),
+    "steps": (option_label("steps"), *_STEPS),
     "height": ("Image height (px)", *_PIXELS),
     "width": ("Image width (px)", *_PIXELS),
     "side": ("Image size (px, square)", *_PIXELS),
     # 1 TiB at most: the budget in bytes must fit SQLite's 64-bit integer.
-    "budget": ("Memory budget (MiB)", 64, 1 << 20),
-    "timeout": ("Timeout (s)", 1, None),
+    "budget": (option_label("memory_budget_bytes"), 64, 1 << 20),
+    "timeout": (option_label("timeout_seconds"), 1, None),
 }
 
 

@@ -73,12 +73,16 @@ class CatalogueEntry:
     reference: str  # how we verified it, and issue threads
     sources: tuple[str, ...] = ()  # basenames the parsed source must match (empty: any)
     continuation: re.Pattern[str] | None = None  # an unprefixed next line that belongs to it
+    # Expected when TensorFlow found no GPU (the worker's ready event lists none): CUDA's own
+    # initialisation failing is then how TensorFlow learns there is none, not an error.
+    expected_without_gpu: bool = False
 
 
 def _entry(id_: str, pattern: str, source: str, explanation: str, benign: bool, reference: str, **kw: Any):
     return CatalogueEntry(id_, re.compile(pattern), source, explanation, benign, reference, **kw)
 
 
+NO_GPU_EXPECTED = "Expected here: TensorFlow found no GPU on this machine (the worker listed none). "
 _TF_FRAMEWORK = "text present in TF 2.21 libtensorflow_framework.so.2; the log line names the file"
 _TF_CC = "text present in TF 2.21 libtensorflow_cc.so.2; the log line names the file"
 
@@ -151,6 +155,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         True,
         _TF_FRAMEWORK + "; captured in every fixture",
         sources=("cudart_stub.cc",),
+        expected_without_gpu=True,
     ),
     _entry(
         "cuinit_failed",
@@ -161,6 +166,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         True,
         _TF_FRAMEWORK + "; captured in every fixture",
         sources=("cuda_platform.cc",),
+        expected_without_gpu=True,
     ),
     _entry(
         "absl_preinit",
@@ -331,12 +337,16 @@ def _epoch_index(t: float, epoch_starts: list[float]) -> int:
     return index
 
 
-def group_logs(logs: Any, epoch_starts: list[float] | None = None) -> list[dict[str, Any]]:
+def group_logs(
+    logs: Any, epoch_starts: list[float] | None = None, *, gpus: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Group a logs frame (columns t, stream, line) by template.
 
     Each group: template, count, level, source, known, benign, explanation, reference,
     catalogue_id, stream, example (first line as printed), per_epoch (counts per epoch index),
-    before_epochs (count before the first epoch_start) and times (each line's t, for charts).
+    before_epochs (count before the first epoch_start), times (each line's t, for charts) and
+    expected (a line that is expected on this machine whatever its level: ``gpus`` is the list of
+    GPUs TensorFlow found, [] on a CPU-only machine, None when unknown).
     """
     epoch_starts = sorted(epoch_starts or [])
     groups: dict[tuple[str, str, str | None, str], dict[str, Any]] = {}
@@ -372,6 +382,7 @@ def group_logs(logs: Any, epoch_starts: list[float] | None = None) -> list[dict[
         key = (stream, parsed.level, parsed.source, template)
         group = groups.get(key)
         if group is None:
+            expected = bool(entry and entry.expected_without_gpu and gpus == [])
             group = groups[key] = {
                 "template": template,
                 "count": 0,
@@ -379,7 +390,7 @@ def group_logs(logs: Any, epoch_starts: list[float] | None = None) -> list[dict[
                 "source": entry.source if entry else parsed.source,
                 "known": entry is not None,
                 "benign": entry.benign if entry else None,
-                "explanation": entry.explanation if entry else None,
+                "explanation": (NO_GPU_EXPECTED if expected else "") + entry.explanation if entry else None,
                 "reference": entry.reference if entry else "no verified source",
                 "catalogue_id": entry.id if entry else None,
                 "stream": stream,
@@ -388,6 +399,7 @@ def group_logs(logs: Any, epoch_starts: list[float] | None = None) -> list[dict[
                 "per_epoch": [0] * len(epoch_starts),
                 "before_epochs": 0,
                 "times": [],
+                "expected": expected,
             }
         group["count"] += 1
         group["times"].append(t)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from diagnostics import throughput, views
+from diagnostics.config import dashboard_text
 from diagnostics.status import ACTIVE_STATUSES
 from diagnostics.units import format_bytes, format_rate, format_seconds
 
@@ -41,7 +42,7 @@ def outcome_text(run: Mapping[str, Any]) -> str | None:
         return None
     summary = run.get("summary") or {}
     done, planned = _epochs(run)
-    error = (run.get("error") or "no reason was recorded").strip()
+    error = dashboard_text(run.get("error") or "no reason was recorded").strip()
     text = f"**{views.common.STATUS_TEXT.get(status, status)}**: {error}\n\n"
     text += (
         f"Measured before it stopped: {summary.get('samples') or 0} memory samples over "

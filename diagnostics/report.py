@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-import json
 import re
 from typing import Any
 
@@ -20,6 +19,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from diagnostics import charts, outcome, throughput, views
+from diagnostics.config import dashboard_text
 from diagnostics.errors import StoreError
 from diagnostics.units import format_bytes, format_rate, format_seconds
 
@@ -150,15 +150,17 @@ def _findings(findings: list[dict[str, Any]] | None) -> str:
     out = []
     for f in items:
         evidence = (
-            f"<details><summary>evidence</summary><pre>{_e(json.dumps(f['evidence'], indent=2, default=str))}</pre></details>"
+            f"<details><summary>evidence</summary>{_table(views.common.evidence_table(f['evidence']).to_dict('records'))}</details>"
             if f.get("evidence")
             else ""
         )
-        advice = f"<div class='advice'>→ {_e(f['advice'])}</div>" if f.get("advice") else ""
+        # Options by the dashboard's labels, as on the pages this report mirrors (outcome_text too).
+        advice = f"<div class='advice'>→ {_e(dashboard_text(f['advice']))}</div>" if f.get("advice") else ""
+        title = dashboard_text(f.get("title", f.get("id")))
         out.append(
-            f"<div class='finding {_e(f.get('severity', 'info'))}'><b>{_e(f.get('title', f.get('id')))}</b>"
+            f"<div class='finding {_e(f.get('severity', 'info'))}'><b>{_e(title)}</b>"
             f" <span class='meta'>[{_e(f.get('id'))}, {_e(f.get('severity', 'info'))}]</span>"
-            f"<div>{_e(f.get('detail', ''))}</div>{advice}{evidence}</div>"
+            f"<div>{_e(dashboard_text(f.get('detail', '')))}</div>{advice}{evidence}</div>"
         )
     return "".join(out)
 

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from diagnostics import form, views
+from diagnostics.config import dashboard_text
 from diagnostics.errors import DiagnosticsError
 from diagnostics.executors import Executor, get_executor
 from diagnostics.recover import recover_interrupted
@@ -40,7 +41,7 @@ def user_errors():
     try:
         yield
     except DiagnosticsError as exc:
-        st.error(str(exc.args[0]) if exc.args else type(exc).__name__, icon=":material/error:")
+        st.error(dashboard_text(exc.args[0]) if exc.args else type(exc).__name__, icon=":material/error:")
 
 
 def plot(fig: Any, key: str | None = None) -> None:

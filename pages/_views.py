@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from diagnostics import charts, outcome, views
+from diagnostics.config import dashboard_text
 from diagnostics.status import ACTIVE_STATUSES
 from diagnostics.store import Store
 from pages import _xray
@@ -53,7 +54,7 @@ def _status_line(store: Store, run: dict[str, Any]) -> None:
     if ended:
         st.error(ended, icon=":material/error:")
     elif run.get("error") and status not in ("completed",):
-        st.error(run["error"], icon=":material/error:")
+        st.error(dashboard_text(run["error"]), icon=":material/error:")
 
 
 def headline(run: dict[str, Any]) -> None:
@@ -74,7 +75,9 @@ def findings(items: list[dict[str, Any]] | None, *, compact: bool = False) -> No
         box(views.common.finding_markdown(finding))
         if finding.get("evidence") and not compact:
             with st.expander(f"Evidence for `{finding.get('id')}`"):
-                st.json(finding["evidence"], expanded=False)
+                st.dataframe(
+                    views.common.evidence_table(finding["evidence"]), hide_index=True, width="stretch"
+                )
 
 
 def results(run: dict[str, Any]) -> None:
@@ -123,7 +126,8 @@ def log_panel(store: Store, run: dict[str, Any], events: pd.DataFrame) -> None:
     if not groups:
         from diagnostics.logs import group_logs  # live: group what has arrived so far
 
-        groups = group_logs(store.logs(run["id"]), views.run.epoch_start_times(events))
+        gpus = (run.get("versions") or {}).get("gpus")
+        groups = group_logs(store.logs(run["id"]), views.run.epoch_start_times(events), gpus=gpus)
     with st.expander(views.run.log_groups_caption(groups)):
         if not groups:
             st.caption("No output from the worker yet.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from diagnostics import form, queries, views
-from diagnostics.config import TrialConfig
+from diagnostics.config import TrialConfig, dashboard_text, option_label
 from diagnostics.dataset import decoded_bytes
 from diagnostics.loaders import LOADER_NAMES, get_loader, validate
 from diagnostics.status import ACTIVE_STATUSES
@@ -38,19 +38,19 @@ with st.expander("Trial set-up", expanded=not chosen):
             st.caption(views.dataset.listing_caption(job.listing))
         left, middle, right = st.columns(3)
         loader = left.selectbox(
-            "Loader",
+            option_label("loader"),
             LOADER_NAMES,
-            format_func=lambda n: f"{n}: {get_loader(n).description}",
+            format_func=lambda n: f"{n}: {dashboard_text(get_loader(n).description)}",
             key="run_loader",
         )
         mode = middle.selectbox(
-            "Mode",
+            option_label("mode"),
             form.OPTION_CHOICES["mode"],
             key="run_mode",
             help="iterate: the input pipeline alone; fit: model.fit on a small model.",
         )
         model = right.selectbox(
-            "Model (fit)", form.OPTION_CHOICES["model"], key="run_model", disabled=mode != "fit"
+            option_label("model"), form.OPTION_CHOICES["model"], key="run_model", disabled=mode != "fit"
         )
         a, b, c, d = st.columns(4)
         # No min/max on the widgets: an out-of-range value must refuse the run, not be replaced.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from diagnostics import charts, form, queries, sweep, views
+from diagnostics.config import option_label
 from diagnostics.loaders import LOADER_NAMES
 from diagnostics.prepare import TRIAL_EPOCH_SECONDS
 from diagnostics.status import ACTIVE_SWEEP_STATUSES
@@ -49,7 +50,7 @@ with new_tab, user_errors():
     for i, (name, values) in enumerate(form.SWEEP_CHOICES.items()):
         options = list(LOADER_NAMES) if name == "loader" else list(values)
         picked = columns[i % 4].multiselect(
-            name.replace("_", " "), options, key=f"sweep_grid_{name}", format_func=views.common.format_value
+            option_label(name), options, key=f"sweep_grid_{name}", format_func=views.common.format_value
         )
         if picked:
             grid[name] = form.grid_values(picked)

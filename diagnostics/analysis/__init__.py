@@ -105,7 +105,7 @@ def analyze(
     summary["children_peak_rss_bytes"] = _children_peak(samples)
 
     epoch_starts = [e["t"] for e in _events_of(events, "epoch_start") if e.get("t") is not None]
-    log_groups = group_logs(logs, epoch_starts)
+    log_groups = group_logs(logs, epoch_starts, gpus=(run.get("versions") or {}).get("gpus"))
     summary["delivered_fewer"] = delivered_fewer(config, scan, summary["epochs"])
 
     if _has_rows(pipeline) or _has_rows(composition):

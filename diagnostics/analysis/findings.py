@@ -2,7 +2,10 @@
 
 A rule takes a ``Context`` (config, summary, log groups and the host facts) and returns a finding,
 a list of findings, or None. Every finding cites the numbers behind it (``detail``), names the
-option to change (``advice``) and carries the numbers in ``evidence``; where a figure exists both
+option to change (``advice``) and carries the numbers in ``evidence``. Advice applies to the run:
+each change it suggests is one the run has not made and its loader accepts (``_applies``), so a
+cache=memory run is never told to cache in memory. Texts name options by their CLI flags; the
+dashboard shows them by their form labels (``config.dashboard_text``); where a figure exists both
 measured (the probe's attribution and pipeline stages) and modelled (the memory model), the rule
 uses the measured one and says which it used in ``evidence["source"]`` and in the text.
 """
@@ -13,13 +16,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from diagnostics import throughput
 from diagnostics.analysis._util import MiB, _mib
 from diagnostics.analysis.attribution import ALLOCATOR_FREE
 from diagnostics.analysis.memory_model import LOADER_FACTS
+from diagnostics.analysis.pipeline import (
+    KERAS_ORIGIN,
+    TFDATA_ORIGIN,
+    YOUR_CODE,
+    bounds_throughput,
+    not_a_bound,
+)
+from diagnostics.config import TrialConfig, cli_name
+from diagnostics.errors import ConfigError
 from diagnostics.host import available_ram_bytes
+from diagnostics.loaders import validate
 from diagnostics.logs import group_has
 
 GC_PAUSE_FRACTION = 0.05
+# Loaders whose per-image work is Python code (the rest decode inside tf.data).
+PYTHON_LOADERS = frozenset({"eager_loop", "pil_generator", "image_data_generator", "keras_pydataset"})
 # Buffers below this are not worth a finding: they are smaller than the run-to-run noise of RSS.
 BUFFER_FINDING_FLOOR_BYTES = 32 * MiB
 # malloc's retained free memory worth a finding: at least this and this share of the overhead.
@@ -107,6 +123,42 @@ def _finding(
         "advice": advice,
         "evidence": evidence,
     }
+
+
+def _trial_config(config: dict[str, Any]) -> TrialConfig | None:
+    try:
+        return TrialConfig.from_dict({"dataset": "", **{k: v for k, v in config.items() if k != "extra"}})
+    except (ConfigError, TypeError, ValueError):
+        return None  # an old or odd stored config: its advice is not narrowed
+
+
+def _applies(ctx: Context, **change: Any) -> bool:
+    """Whether the run can still make this change: values it does not have, that its loader takes."""
+    current = _trial_config(ctx.config)
+    if current is None:
+        return True
+    if all(getattr(current, name) == value for name, value in change.items()):
+        return False
+    try:
+        validate(current.replace(**change))
+    except (ConfigError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _lowerable(ctx: Context, name: str) -> bool:
+    """Whether the run can lower a count option (None: the loader's default, lowered by setting it)."""
+    current = _trial_config(ctx.config)
+    value = getattr(current, name) if current is not None else None
+    if value is not None and value <= 1:
+        return False
+    return _applies(ctx, **{name: 1 if value is None else value - 1})
+
+
+def _advice(*parts: str | None, otherwise: str) -> str:
+    """The parts of a rule's advice that apply to the run (None for one that does not), else ``otherwise``."""
+    kept = [p for p in parts if p]
+    return "; ".join(kept) if kept else otherwise
 
 
 def _every_epoch_read_fully(summary: dict[str, Any]) -> bool:
@@ -227,7 +279,12 @@ def cache_size(ctx: Context) -> Finding | None:
             if projection.get("scaled")
             else "."
         ),
-        "--cache file keeps it on disk; a smaller --image-size or --dtype uint8 (cast before cache) shrinks it",
+        _advice(
+            "--cache file keeps it on disk" if _applies(ctx, cache="file") else None,
+            "a smaller --image-size shrinks it",
+            "--dtype uint8 (cast before cache) shrinks it" if _applies(ctx, dtype="uint8") else None,
+            otherwise="",
+        ),
         source=source,
         cache_bytes=cache_bytes,
         modelled_cache_bytes=ctx.model.get("cache"),
@@ -255,7 +312,12 @@ def cache_exceeds_ram(ctx: Context) -> Finding | None:
         f"Caching all {projection.get('full_dataset_images')} images needs {_mib(full_cache)} "
         f"({'scaled from the measured cache' if source == MEASURED else 'memory model'}), "
         f"more than half of the {_mib(available)} of RAM available now.",
-        "use --cache file, or cache after a cheaper representation (smaller --image-size, --dtype uint8)",
+        _advice(
+            "use --cache file" if _applies(ctx, cache="file") else None,
+            "cache a cheaper representation: a smaller --image-size",
+            "--dtype uint8 (cast before cache)" if _applies(ctx, dtype="uint8") else None,
+            otherwise="",
+        ),
         source=source,
         projected_cache_bytes=full_cache,
         available_ram_bytes=available,
@@ -290,12 +352,25 @@ def prefetch_buffers(ctx: Context) -> Finding | None:
         words = f"Prefetch is modelled at {_mib(size)}" + (
             " (an upper estimate: AUTOTUNE sizes it at run time)" if bound else ""
         )
+    prefetch = ctx.config.get("prefetch", "none")
+    # Prefetch none: no option of the run made this buffer (Keras or tf.data added it).
+    origin = (stage or {}).get("origin")
+    if origin in (None, YOUR_CODE):  # modelled, or measured before stages had an origin
+        builtin = LOADER_FACTS.get(ctx.config.get("loader"), {}).get("builtin_prefetch")
+        origin = KERAS_ORIGIN if builtin else TFDATA_ORIGIN
     return _finding(
         "prefetch_buffers",
         "info",
         "Prefetch buffers hold several batches",
         f"{words}; one batch is {_mib(ctx.model.get('batch'))}; measured overhead {_mib(overhead)}.",
-        "--prefetch 1 or 2 caps the buffer; a smaller --batch-size shrinks each buffered batch",
+        _advice(
+            f"this prefetch is {origin}: no option of this run sizes it" if prefetch == "none" else None,
+            "--prefetch 1 or 2 caps the buffer"
+            if prefetch not in ("none", 1, 2) and _applies(ctx, prefetch=1)
+            else None,
+            "a smaller --batch-size shrinks each buffered batch" if _lowerable(ctx, "batch_size") else None,
+            otherwise="nothing to lower: the prefetch already holds at most 2 batches of 1 image",
+        ),
         source=source,
         prefetch_bytes=size,
         batch_bytes=ctx.model.get("batch"),
@@ -322,7 +397,16 @@ def shuffle_buffer(ctx: Context) -> Finding | None:
         "warning",
         "The shuffle buffer holds decoded images",
         f"{words}; measured overhead {_mib(overhead)}.",
-        "lower --shuffle-buffer, or shuffle file names before decoding (tf.data.Dataset.list_files(shuffle=True))",
+        "lowering it frees nothing here: its tensors are the ones the in-memory cache holds"
+        if stage and stage.get("shares_cache")
+        else _advice(
+            "lower --shuffle-buffer" if _lowerable(ctx, "shuffle_buffer") else None,
+            "shuffle file names before decoding (tf.data.Dataset.list_files(shuffle=True))"
+            if LOADER_FACTS.get(ctx.config.get("loader"), {}).get("shuffles") != "paths"
+            else None,
+            otherwise=f"{ctx.config.get('loader')} sizes this buffer itself, none of its options does: "
+            "a tf.data loader that shuffles file names (tfdata_batch_map) keeps it small",
+        ),
         source=source,
         shuffle_buffer_bytes=size,
         shuffle_buffer=ctx.config.get("shuffle_buffer"),
@@ -348,7 +432,14 @@ def workers_memory(ctx: Context) -> Finding | None:
         f"{_mib(ctx.model.get('pydataset_queue'))}"
         + (f"; worker processes peaked at {_mib(children)} RSS together (measured)" if children else "")
         + f"; tree peak {_mib(ctx.summary.get('peak_tree_rss_bytes'))}.",
-        "lower --max-queue-size or --workers; threads (no --use-multiprocessing) share one copy of the dataset",
+        _advice(
+            "lower --max-queue-size" if _lowerable(ctx, "max_queue_size") else None,
+            "lower --workers" if _lowerable(ctx, "workers") else None,
+            "threads (no --use-multiprocessing) share one copy of the dataset"
+            if config.get("use_multiprocessing")
+            else None,
+            otherwise="the queue is at its smallest: one worker thread, a queue of one batch",
+        ),
         source=MEASURED if children else MODELLED,
         queue_bytes=ctx.model.get("pydataset_queue"),
         children_peak_rss_bytes=children,
@@ -371,7 +462,13 @@ def fd_growth(ctx: Context) -> Finding | None:
         "Open file descriptors grow every epoch",
         f"FDs at each epoch end: {', '.join(str(v) for v in fds_end)} (start {ctx.summary['fds']['start']}). "
         "Files opened and never closed run into 'Too many open files'.",
-        "close files the loader opens (--close-and-collect for image_data_generator; `with open(...)`/`Image.open` in a with block)",
+        _advice(
+            "--close-and-collect closes the iterator and collects garbage after each epoch"
+            if _applies(ctx, close_and_collect=True)
+            else None,
+            "close files your code opens (`with open(...)`, `Image.open` in a with block)",
+            otherwise="",
+        ),
         fds_at_epoch_end=fds_end,
     )
 
@@ -390,7 +487,12 @@ def gc_pressure(ctx: Context) -> Finding | None:
         "GC pauses above 5% of the epoch: "
         + "; ".join(f"epoch {i + 1}: {p:.3f} s of {s:.2f} s ({100 * p / s:.1f}%)" for i, p, s in heavy)
         + f". Collections per generation: {collections}.",
-        "keep fewer short-lived Python objects per image (use a tf.data loader instead of a Python loop or generator)",
+        "keep fewer short-lived Python objects per image"
+        + (
+            " (use a tf.data loader instead of a Python loop or generator)"
+            if ctx.config.get("loader") in PYTHON_LOADERS
+            else " (Python functions in the pipeline: py_function, from_generator, callbacks)"
+        ),
         epochs=[{"index": i, "pause_seconds": p, "seconds": s} for i, p, s in heavy],
         collections=collections,
     )
@@ -413,7 +515,7 @@ def dtype_no_saving(ctx: Context) -> Finding | None:
     return _finding(
         "dtype_no_saving",
         "warning",
-        f"--dtype {dtype} is applied after a float32 decode",
+        f"The cast to --dtype {dtype} comes after a float32 decode",
         f"{loader} decodes and resizes to float32 and casts afterwards, so every batch exists in float32 "
         f"first ({_mib(cast_batch)} per batch) before the {dtype} copy ({_mib(model.get('batch'))}): the "
         "cast shrinks what is kept after it, not the decode. Modelled total: "
@@ -463,7 +565,13 @@ def partial_cache(ctx: Context) -> Finding | None:
         f"TensorFlow logged the cache_dataset_ops.cc partial-read warning {partial['count']} time(s) "
         f"(per epoch: {partial['per_epoch']}): the iterator stopped before the end of a .cache() dataset, "
         "so the cache never completes and every epoch decodes again.",
-        "take(k) before cache() (set --steps so the loader limits before caching), or iterate the whole dataset",
+        _advice(
+            None
+            if ctx.config.get("steps")  # the loaders already take before cache() with --steps
+            else "take(k) before cache() (set --steps so the loader limits before caching)",
+            "iterate the whole dataset every epoch",
+            otherwise="",
+        ),
         count=partial["count"],
         per_epoch=partial["per_epoch"],
     )
@@ -487,7 +595,13 @@ def input_bound(ctx: Context) -> Finding | None:
         f"fit ran at {fit_rate:,.1f} images/s; the same pipeline alone (iterate mode) delivers "
         f"{iterate_rate:,.1f} images/s: training reaches {100 * ratio:.0f}% of the "
         "input pipeline's own speed, so the input, not the model, sets the pace.",
-        "raise --num-parallel-calls or --prefetch, --cache memory if it fits, or a smaller --image-size",
+        _advice(
+            "raise --num-parallel-calls" if _applies(ctx, num_parallel_calls="auto") else None,
+            "raise --prefetch" if _applies(ctx, prefetch="auto") else None,
+            "--cache memory if it fits" if _applies(ctx, cache="memory") else None,
+            "a smaller --image-size",
+            otherwise="",
+        ),
         fit_images_per_second=fit_rate,
         iterate_images_per_second=iterate_rate,
         ratio=ratio,
@@ -542,28 +656,68 @@ def autotune_choice(ctx: Context) -> Finding | None:
         moved = f" (from {seen[0]:g} to {seen[1]:g} during the run)" if seen and seen[0] != seen[1] else ""
         return f"{param} {value:g} for {label}{moved}"
 
+    pipeline = ctx.pipeline or {}
+    ram, cpu = pipeline.get("ram_budget_bytes"), pipeline.get("cpu_budget")
+    budgets = [
+        f"RAM budget {_mib(ram)}" if ram is not None else None,
+        f"CPU budget {cpu}" if cpu is not None else None,
+    ]
+    budgets_text = " and ".join(b for b in budgets if b)
+    # Only an option the run set to auto pins a value; AUTOTUNE inside Keras' or tf.data's own stages
+    # is not the run's to pin.
+    pinnable = [
+        cli_name(name) for name in ("prefetch", "num_parallel_calls") if ctx.config.get(name) == "auto"
+    ]
     return _finding(
         "autotune_choice",
         "info",
         "What AUTOTUNE chose",
         "AUTOTUNE chose " + "; ".join(text(*c) for c in choices) + " (measured from the tf.data model, last "
-        f"snapshot). Its RAM budget was {_mib((ctx.pipeline or {}).get('ram_budget_bytes'))}, CPU budget "
-        f"{(ctx.pipeline or {}).get('cpu_budget')}.",
-        "to pin a value, pass it instead of AUTOTUNE (--prefetch N, --num-parallel-calls N); "
-        "AUTOTUNE's choice is a good starting point",
+        "snapshot)." + (f" It worked within a {budgets_text}." if budgets_text else ""),
+        f"to pin a value, pass a number instead of auto ({', '.join(pinnable)}); AUTOTUNE's choice is a "
+        "good starting point"
+        if pinnable
+        else "nothing to pin: these stages were added by Keras or tf.data, not by your options, and "
+        "tune themselves",
         source=MEASURED,
         choices=[{"stage": c[0], "parameter": c[1], "value": c[2], "range": c[3]} for c in choices],
     )
 
 
-_BOTTLENECK_ADVICE = {
-    "map": "raise --num-parallel-calls (or auto), cache after the decode (--cache memory) if it fits, "
-    "or decode smaller images (--image-size)",
-    "batch": "a smaller --batch-size or --dtype uint8 makes each batch copy cheaper",
-    "shuffle": "a smaller --shuffle-buffer fills faster",
-    "generator": "a Python generator runs one element at a time under the GIL: a tf.data loader "
-    "(tfdata_map_batch) decodes in parallel",
-}
+_BOTTLENECK_KINDS = ("map", "batch", "shuffle")
+
+
+def _bottleneck_advice(ctx: Context, kind: str | None, bound: dict[str, Any]) -> str:
+    if bound.get("kind") == "compute":
+        return (
+            "nothing to speed up in the input: training is compute-bound, the model's step sets the "
+            "pace, so a faster stage would not make training faster"
+        )
+    otherwise = "this stage sets the pipeline's pace: make it cheaper or parallel"
+    if kind == "generator":
+        return (
+            "a Python generator runs one element at a time under the GIL: a tf.data loader "
+            "(tfdata_map_batch) decodes in parallel"
+        )
+    if kind == "map":
+        return _advice(
+            "raise --num-parallel-calls (or auto)" if _applies(ctx, num_parallel_calls="auto") else None,
+            "cache after the decode (--cache memory) if it fits" if _applies(ctx, cache="memory") else None,
+            "decode smaller images (--image-size)",
+            otherwise=otherwise,
+        )
+    if kind == "batch":
+        return _advice(
+            "a smaller --batch-size" if _lowerable(ctx, "batch_size") else None,
+            "--dtype uint8 makes each batch copy cheaper" if _applies(ctx, dtype="uint8") else None,
+            otherwise=otherwise,
+        )
+    if kind == "shuffle":
+        return _advice(
+            "a smaller --shuffle-buffer fills faster" if _lowerable(ctx, "shuffle_buffer") else None,
+            otherwise=otherwise,
+        )
+    return otherwise
 
 
 @rule("bottleneck_stage")
@@ -573,20 +727,23 @@ def bottleneck_stage(ctx: Context) -> Finding | None:
     if not bottleneck:
         return None
     label = str(bottleneck.get("stage"))
-    kind = next((k for k in _BOTTLENECK_ADVICE if k in label.lower()), None)
+    kind = next((k for k in _BOTTLENECK_KINDS if k in label.lower()), None)
     if "from_generator" in label or "flat_map" in label:
         kind = "generator"
     bound = pipeline.get("bound") or {}
+    rate = bottleneck.get("images_per_second") or 0
+    measured = throughput.images_per_second(ctx.summary)
     return _finding(
         "bottleneck_stage",
         "info",
         f"The slowest stage: {label}",
-        f"{label} processes {bottleneck.get('images_per_second', 0):,.1f} images/s on its own, the lowest of "
+        f"{label} processes {rate:,.1f} images/s on its own, the lowest of "
         "the pipeline's stages (measured: its processing time and element counts from the tf.data model)"
         + (f"; it comes from `{bottleneck['code']}`" if bottleneck.get("code") else "")
+        + (f". {not_a_bound(measured)}" if bounds_throughput(rate, measured) is False else "")
         + (f". Training is {bound['kind']}-bound: {bound.get('detail')}" if bound.get("kind") else "")
         + ".",
-        _BOTTLENECK_ADVICE.get(kind, "this stage sets the pipeline's pace: make it cheaper or parallel"),
+        _bottleneck_advice(ctx, kind, bound),
         source=MEASURED,
         stage=label,
         images_per_second=bottleneck.get("images_per_second"),

@@ -18,7 +18,14 @@ from typing import Any
 
 from diagnostics.analysis._util import _num
 
-__all__ = ["autotune_frame", "pipeline_summary", "snapshots", "stage_catalogue"]
+__all__ = [
+    "autotune_frame",
+    "bounds_throughput",
+    "not_a_bound",
+    "pipeline_summary",
+    "snapshots",
+    "stage_catalogue",
+]
 
 # Nodes that pass their input's tensors on without making new ones: a buffer in such a stage
 # downstream of an in-memory cache holds references to the cached tensors, not copies.
@@ -72,6 +79,17 @@ _CODE_PATTERNS = {
 }
 # A library call that builds the whole pipeline inside it, when no line names the stage itself.
 _BUILDER_PATTERN = r"image_dataset_from_directory\(|from_generator\(|\bfit\("
+# A builder whose stages come before the lines written after it: Keras' image_dataset_from_directory
+# lists files (from_tensor_slices, zip), shuffles them, maps, batches and ends with its own
+# prefetch(AUTOTUNE) (keras/src/utils/image_dataset_utils.py), whatever the run's Prefetch says.
+_KERAS_BUILDER = r"image_dataset_from_directory\("
+_KERAS_KINDS = {"TensorSlice", "Zip", "Map", "ParallelMap", "MapAndBatch", "Batch", "Shuffle", "Prefetch"}
+KERAS_ORIGIN = "added by Keras, not by your options"
+YOUR_CODE = "your code"
+TFDATA_ORIGIN = "added by tf.data, not in your code"  # e.g. tf.data's inject_prefetch
+# Stages an option of the run could have made: one some library made carries its origin in its
+# label, so "prefetch: 4 batches chosen by AUTOTUNE" is never read as the Prefetch option's.
+_OPTION_KINDS = {"Prefetch", "Shuffle", "ShuffleAndRepeat", "MemoryCacheImpl", "MemoryCache", "Cache"}
 
 
 def normal_name(name: str) -> str:
@@ -231,6 +249,7 @@ class Stage:
     time_ns: dict[int, int] = field(default_factory=dict)
     elements: dict[int, int] = field(default_factory=dict)
     tuned: dict[str, list[float]] = field(default_factory=dict)  # parameter -> [min, max] seen
+    origin: str = ""  # YOUR_CODE, KERAS_ORIGIN or TFDATA_ORIGIN; "" without a snippet to tell
 
 
 def _unit(obs: StageObs) -> str:
@@ -313,16 +332,21 @@ def _assign_code(stages: list[Stage], snippet: str | None) -> None:
         by_kind.setdefault(
             normal_name(stage.name if stage.last is None or not stage.last.is_cache else "MemoryCache"), []
         ).append(stage)
+    keras = bool(builder and re.search(_KERAS_BUILDER, builder))
     for kind, group in by_kind.items():
         pattern = _CODE_PATTERNS.get(kind)
         matches = [line for line in lines if pattern and re.search(pattern, line)] if pattern else []
         # deeper path = nearer the source = written earlier
         group.sort(key=lambda s: -len(s.key))
+        # A builder's own stages come before the lines written after it: the lines go to the
+        # stages nearest the output, the deeper ones are the builder's.
+        skip = len(group) - len(matches) if keras and len(group) > len(matches) else 0
         for index, stage in enumerate(group):
-            if index < len(matches):
-                stage.code = matches[index]
+            if skip <= index < skip + len(matches):
+                stage.code, stage.origin = matches[index - skip], YOUR_CODE
             else:
                 stage.code = builder
+                stage.origin = KERAS_ORIGIN if keras and kind in _KERAS_KINDS else TFDATA_ORIGIN
 
 
 def _disambiguate(stages: list[Stage]) -> None:
@@ -377,6 +401,9 @@ def stage_catalogue(snaps: list[Snapshot], snippet: str | None, batch_size: int 
     for stage in ordered:
         stage.label = _label(stage, batch_size)
     _assign_code(ordered, snippet)
+    for stage in ordered:
+        if stage.origin not in ("", YOUR_CODE) and normal_name(stage.name) in _OPTION_KINDS:
+            stage.label = f"{stage.label} ({stage.origin})"
     _disambiguate(ordered)
     return stages
 
@@ -426,8 +453,8 @@ def pipeline_summary(
                 "name": stage.name,
                 "label": stage.label,
                 "code": stage.code,
-                # a stage no line created: tf.data's optimizer inserted it (e.g. inject_prefetch)
-                "origin": "your code" if stage.code else "added by tf.data, not in your code",
+                # your code, or the library that added it (Keras' builder, tf.data's optimizer)
+                "origin": stage.origin or TFDATA_ORIGIN,
                 "peak_buffered_bytes": stage.peak_buffered_bytes,
                 "buffered_bytes": last.buffered_bytes if last else 0,
                 "buffered_elements": last.buffered_elements if last else 0,
@@ -467,6 +494,29 @@ def pipeline_summary(
     if mode == "fit":
         out["bound"] = fit_bound(epoch_ends or [], snaps, catalogue, achieved_images_per_second, bottleneck)
     return out
+
+
+def bounds_throughput(
+    stage_images_per_second: float | None, measured_images_per_second: float | None
+) -> bool | None:
+    """Whether a stage's own rate can bound the run's throughput: not when the run went faster.
+
+    A stage's own rate is its elements over its processing time, measured while it overlapped the
+    other stages on the same cores; a run that delivered more than it shows the figure is no ceiling.
+    None when either rate is missing.
+    """
+    if not stage_images_per_second or not measured_images_per_second:
+        return None
+    return stage_images_per_second >= measured_images_per_second
+
+
+def not_a_bound(measured_images_per_second: float) -> str:
+    """What a stage's own rate below the run's measured rate is, said plainly."""
+    return (
+        f"The run delivered {measured_images_per_second:,.1f} images/s, more than that, so it is not a "
+        "bound: it is the stage's own rate measured while it overlapped the other stages on the same "
+        "cores"
+    )
 
 
 def _is_batched(catalogue: dict[tuple, Stage], row: dict[str, Any]) -> bool:
@@ -529,8 +579,8 @@ def fit_bound(
                     else "batches were waiting for the model, so the model's step sets the pace"
                 ),
             }
-    if achieved_images_per_second and bottleneck and bottleneck.get("images_per_second"):
-        capacity = bottleneck["images_per_second"]
+    capacity = (bottleneck or {}).get("images_per_second")
+    if bounds_throughput(capacity, achieved_images_per_second):
         ratio = achieved_images_per_second / capacity
         kind = "input" if ratio >= 0.8 else "compute"
         return {

@@ -64,6 +64,8 @@ def print_run_summary(store, run_id: int, out=None) -> None:
         line(label, text)
     for finding in run.get("findings") or []:
         line("finding", f"[{finding.get('severity')}] {finding.get('title')}")
+        if finding.get("advice"):  # the CLI names options by their flags, as typed
+            line("", f"-> {finding['advice']}")
     steps_default = (config.get("extra") or {}).get("steps_default")
     if steps_default:
         line("steps", steps_default.get("text", ""))

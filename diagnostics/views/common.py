@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 
 from diagnostics import throughput
-from diagnostics.units import format_bytes, format_rate
+from diagnostics.config import dashboard_text
+from diagnostics.units import format_bytes, format_rate, format_seconds
 
 __all__ = [
     "SEVERITY_ORDER",
@@ -19,6 +20,7 @@ __all__ = [
     "STATUS_TEXT",
     "config_diff",
     "escape_markdown",
+    "evidence_table",
     "finding_markdown",
     "format_value",
     "leak_verdict_text",
@@ -146,10 +148,49 @@ def sorted_findings(findings: Iterable[Mapping[str, Any]] | None) -> list[Mappin
 
 
 def finding_markdown(finding: Mapping[str, Any]) -> str:
+    """Title, detail and advice, options named as the dashboard's form names them."""
     text = f"**{finding.get('title', finding.get('id'))}**  \n{finding.get('detail', '')}"
     if finding.get("advice"):
         text += f"  \n→ {finding['advice']}"
-    return text
+    return dashboard_text(text)
+
+
+def _evidence_name(key: str) -> str:
+    """'epoch_end_rss_bytes' -> 'epoch end RSS': the unit goes into the value."""
+    name = key.replace("_bytes", "").replace("_seconds", "").replace("_per_second", "/s")
+    return re.sub(r"\brss\b", "RSS", name.replace("_", " "))
+
+
+def _evidence_value(key: str, value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{_evidence_name(k)}: {_evidence_value(k, v)}" for k, v in value.items()) or "–"
+    if isinstance(value, (list, tuple)):
+        joint = "; " if any(isinstance(v, Mapping) for v in value) else ", "
+        return joint.join(_evidence_value(key, v) for v in value) or "–"
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if "_bytes" in key:
+        return format_bytes(value)
+    if key.endswith("_per_second"):
+        return format_rate(value)
+    if "_seconds" in key:
+        return format_seconds(value)
+    if isinstance(value, float):
+        return f"{value:,.3g}"
+    return str(value)
+
+
+def evidence_table(evidence: Mapping[str, Any] | None) -> pd.DataFrame:
+    """A finding's evidence as figure/value rows: names in words, bytes and rates in their units."""
+    names = [_evidence_name(k) for k in evidence or {}]
+    rows = [
+        # two keys one name apart (shuffle_buffer_bytes, shuffle_buffer): the second keeps its key
+        (name if names.index(name) == i else key, dashboard_text(_evidence_value(key, value)))
+        for i, (name, (key, value)) in enumerate(zip(names, (evidence or {}).items(), strict=True))
+    ]
+    return pd.DataFrame(rows, columns=["figure", "value"])
 
 
 def trials_ahead_text(ahead: int) -> str:

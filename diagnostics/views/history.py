@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from diagnostics.config import dashboard_text
 from diagnostics.units import mib
 
 __all__ = ["HISTORY_COLUMNS", "differing_options", "filter_runs", "history_table"]
@@ -47,6 +48,7 @@ def history_table(runs: pd.DataFrame) -> pd.DataFrame:
         peak_mib=runs["peak_rss_bytes"].map(mib),
         baseline_mib=runs["baseline_rss_bytes"].map(mib),
         leak_mib_per_epoch=runs["leak_bytes_per_epoch"].map(mib),
+        error=runs["error"].map(lambda e: dashboard_text(e) if isinstance(e, str) else e),
     )
     options = [c for c in differing_options(runs) if c in table.columns]
     at = HISTORY_COLUMNS.index("mode") + 1

@@ -160,7 +160,7 @@ def log_group_rows(groups: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "count": g.get("count"),
-            "level": g.get("level"),
+            "level": f"expected here (logged as {g.get('level')})" if g.get("expected") else g.get("level"),
             "known": "known" if g.get("known") else "unknown",
             "source": g.get("source") or "–",
             "message": g.get("template"),

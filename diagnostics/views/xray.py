@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from diagnostics import analysis
+from diagnostics import analysis, throughput
 from diagnostics.units import MiB, format_bytes, format_rate, mib
 from diagnostics.units import is_missing as _missing
 
@@ -169,10 +169,16 @@ def bound_sentence(summary: Mapping[str, Any] | None) -> str:
     bottleneck = pipeline.get("bottleneck")
     if bottleneck and bottleneck.get("stage"):
         rate = bottleneck.get("images_per_second")
+        measured = throughput.images_per_second(summary)
+        bounds = analysis.pipeline.bounds_throughput(None if _missing(rate) else rate, measured)
         sentences.append(
             f"The slowest stage is **{bottleneck['stage']}**"
             + (f", at {format_rate(rate)} on its own" if not _missing(rate) else "")
-            + ": it bounds the pipeline's throughput."
+            + (
+                f". {analysis.pipeline.not_a_bound(measured)}."
+                if bounds is False
+                else ": it bounds the pipeline's throughput."
+            )
         )
     bound = pipeline.get("bound") or {}
     if bound.get("kind") in ("input", "compute"):

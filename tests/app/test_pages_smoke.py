@@ -111,6 +111,9 @@ def test_run_flow_with_the_fake_worker(home, monkeypatch):
     monkeypatch.setenv("DIAG_TEST_WORKER", str(FAKE_WORKER))
     at = app_at("pages/run.py")
     at.number_input(key="run_epochs").set_value(3)
+    # The FakeWorker's scripted pipeline has an in-memory cache: the run asks for one, so the
+    # snippet's .cache() line makes it the run's own stage (not one Keras added).
+    at.selectbox(key="run_keras_directory_cache").set_value("memory")
     at.button(key="run_start").click().run()
     assert not at.exception, [e.message for e in at.exception]
     store = Store(home)

@@ -75,7 +75,8 @@ def test_bottleneck_stage_names_stage_rate_and_bound():
         "bound": {"kind": "input", "detail": "training waited 3 s of 10 s", "evidence": "input_wait"},
         "stages": [],
     }
-    found = f.bottleneck_stage(ctx(pipeline=pipeline))
+    # a tf.data loader: keras_directory takes --num-parallel-calls only with a cast or augmentation
+    found = f.bottleneck_stage(ctx({"loader": "tfdata_map_batch"}, pipeline=pipeline))
     assert "812.5 images/s" in found["detail"] and "input-bound" in found["detail"]
     assert "num-parallel-calls" in found["advice"]
     assert found["evidence"]["bound"] == "input"
