@@ -54,7 +54,7 @@ def render_html(store: Any, run_ids: list[int]) -> str:
         raise StoreError("a report needs at least one run id")
     runs = [store.get_run(int(run_id)) for run_id in run_ids]
     title = (
-        f"Run #{runs[0]['id']}: {views.common.run_label(runs[0])}"
+        f"Run {views.common.run_label(runs[0])}"  # the label starts with the run's id
         if len(runs) == 1
         else "Comparison of runs " + ", ".join(f"#{r['id']}" for r in runs)
     )
@@ -92,7 +92,7 @@ def render_scenario_html(store: Any, result: dict[str, Any]) -> str:
     )
     section = (
         f"<section class='scenario'><h2>Scenario {html.escape(result['scenario'])}: "
-        f"{html.escape(result['question'])}</h2><p><b>Verdict:</b> {html.escape(result['verdict'])}</p>{better}"
+        f"{_code_spans(result['question'])}</h2><p><b>Verdict:</b> {html.escape(result['verdict'])}</p>{better}"
         f"<table><tr><th>run</th><th>trial</th><th>status</th></tr>{rows}</table></section>"
     )
     marker = page.find("</h1>")
@@ -100,6 +100,11 @@ def render_scenario_html(store: Any, result: dict[str, Any]) -> str:
         marker = page.find("<body>") + len("<body>") - len("</h1>")
     cut = marker + len("</h1>")
     return page[:cut] + section + page[cut:]
+
+
+def _code_spans(text: str) -> str:
+    """Escaped text with its Markdown code spans (`cache()`) as <code>, never raw backticks."""
+    return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(str(text)))
 
 
 def _now() -> str:
@@ -181,7 +186,7 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
     config = run.get("config") or {}
     parts = []
     if heading:
-        parts.append(f"<h2>Run #{run['id']}: {_e(views.common.run_label(run))}</h2>")
+        parts.append(f"<h2>Run {_e(views.common.run_label(run))}</h2>")
     parts.append(
         f"<p class='meta'>Status <b>{_e(run['status'])}</b> · dataset {_e(run.get('dataset_path'))} · "
         f"created {_e(run.get('created'))}</p>"

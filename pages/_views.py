@@ -88,6 +88,9 @@ def results(run: dict[str, Any]) -> None:
         partial_results(run)
         return
     headline(run)
+    skipped = views.run.skipped_text(run)
+    if skipped:  # the files this run did not read, named (not only in the snippet's SKIP set)
+        st.info(skipped, icon=":material/filter_alt_off:")
     st.subheader("Findings")
     findings(run.get("findings"))
     model = summary.get("memory_model")

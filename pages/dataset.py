@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from diagnostics import charts, form, views
-from diagnostics.dataset import decoded_bytes
+from diagnostics.dataset import decoded_bytes, folder_counts
 from diagnostics.units import format_bytes
 from pages._common import dataset_picker, page_header, plot, user_errors
 from pages._folders import folder_job
@@ -23,7 +23,9 @@ with user_errors():
     if job is None:
         st.stop()
     listing = job.listing
-    st.caption(views.dataset.listing_caption(listing))
+    verified = job.result() if job.finished and not job.error else None
+    counts = folder_counts(verified or listing)  # the one count: caption, metrics and chart
+    st.caption(views.dataset.listing_caption(verified or listing))
     left, right, _ = st.columns([1, 1, 2])
     # No min/max: a replaced value would give a decoded size for a size nobody typed.
     height = left.number_input(
@@ -34,9 +36,8 @@ with user_errors():
     if problems:
         st.error("No decoded size until this is fixed: " + " ".join(problems), icon=":material/error:")
     per_image = None if problems else decoded_bytes((int(height), int(width)), "rgb", "float32")
-    verified = job.result() if job.finished and not job.error else None
-    images = verified.num_images if verified else views.dataset.listing_images(listing)
-    bad = verified.bad_files if verified else job.bad_files()
+    images = counts.images
+    bad = job.bad_files()
 
     cols = st.columns(4)
     cols[0].metric("Classes", len(listing.counts))
@@ -44,7 +45,11 @@ with user_errors():
         cols[1].metric("Readable images", f"{images:,}")
     else:
         cols[1].metric("Image files (listed)", f"{images:,}", help="By name; contents still being verified.")
-    cols[2].metric("Unreadable files" if verified else "Unreadable so far", f"{len(bad):,}")
+    cols[2].metric(
+        "Unreadable files" if verified else "Unreadable so far",
+        f"{counts.total_unreadable if verified else job.bad_count():,}",
+        help=f"Of the {counts.total_files:,} files in the class folders.",
+    )
     cols[3].metric(
         "Decoded, whole folder",
         format_bytes(per_image * images) if per_image else "—",
@@ -56,7 +61,7 @@ with user_errors():
 
     left, right = st.columns(2)
     with left:
-        plot(charts.class_counts_figure(verified.counts if verified else listing.counts), key="ds_classes")
+        plot(charts.class_counts_figure(counts), key="ds_classes")
     if verified:
         st.dataframe(
             pd.DataFrame(views.dataset.scan_summary_rows(verified), columns=["", "value"]),

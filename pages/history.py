@@ -21,7 +21,10 @@ def _forget_pending() -> None:
 
 @st.dialog("Delete runs?", on_dismiss=_forget_pending)
 def confirm_delete(run_ids: list[int]) -> None:
-    st.write(f"Delete run(s) {', '.join(f'#{i}' for i in run_ids)} with their samples, events and logs?")
+    st.write(
+        f"Delete {'run' if len(run_ids) == 1 else 'runs'} {', '.join(f'#{i}' for i in run_ids)} "
+        "with their samples, events and logs?"
+    )
     st.caption("This cannot be undone.")
     left, right = st.columns(2)
     if left.button("Delete", type="primary", key="hist_confirm_delete"):
@@ -71,14 +74,15 @@ with user_errors():
     st.session_state["hist_selected"] = [
         i for i in st.session_state.get("hist_selected", []) if i in table_ids
     ]
+    labels = views.common.run_choices(shown)  # '#11 keras_directory · flowers · completed · created'
     selected = st.multiselect(
         "Selected runs",
         table_ids,
         key="hist_selected",
-        format_func=lambda i: f"#{i}",
+        format_func=lambda i: labels.get(i, f"#{i}"),
         help="Tick rows in the table or pick run ids here.",
     )
-    st.caption(f"{len(shown)} of {len(runs)} runs shown; {len(selected)} selected.")
+    st.caption(f"{len(shown)} of {views.history.runs_text(len(runs))} shown; {len(selected)} selected.")
 
     a, b, c, d = st.columns(4)
     if a.button(
@@ -114,7 +118,7 @@ with user_errors():
     export_ids = selected or [int(i) for i in shown["id"]]
     e, f, _ = st.columns([1, 1, 2])
     e.download_button(
-        f"Export CSV ({len(export_ids)} runs)",
+        f"Export CSV ({views.history.runs_text(len(export_ids))})",
         data=shown[shown["id"].isin(export_ids)].to_csv(index=False),
         file_name="runs.csv",
         mime="text/csv",
@@ -122,7 +126,7 @@ with user_errors():
         icon=":material/download:",
     )
     f.download_button(
-        f"Export JSON ({len(export_ids)} runs)",
+        f"Export JSON ({views.history.runs_text(len(export_ids))})",
         data=lambda: json.dumps([run_json(store, i) for i in export_ids], indent=2),
         file_name="runs.json",
         mime="application/json",

@@ -31,17 +31,14 @@ with user_errors():
     name = st.selectbox(
         "Question",
         list(catalogue),
-        format_func=lambda n: f"{catalogue[n].question}  ({n})",
+        format_func=lambda n: views.scenarios.question_option(catalogue[n].question, n),
         key="scn_name",
     )
     scenario = catalogue[name]
     folder = dataset_picker("scn")
     trials = scenario.configs(folder or ".")
     st.markdown(f"**Answered by:** {scenario.metric}.")
-    st.markdown(
-        "**Trials, one after another:** "
-        + " · ".join(f"`{label}` ({config.loader}, {config.epochs} epochs)" for label, config in trials)
-    )
+    st.markdown(views.scenarios.plan_text(trials, scenario.autorange))
     if st.button("Run scenario", type="primary", key="scn_run", icon=":material/play_arrow:"):
         st.session_state["scn_job"] = scenarios.start_job(name, folder, store)
         st.rerun()
@@ -49,7 +46,10 @@ with user_errors():
 if not jobs:
     st.info("No scenario has run yet: pick a question and press Run.", icon=":material/info:")
     st.stop()
-labels = {j["id"]: f"{j['scenario']} · {j['status']} · {j['id']}" for j in jobs}
+# One read of the jobs per page run: the picker's labels and the job shown below come from it, so
+# a job that ends meanwhile is never shown finished under a label that still says running (the
+# live fragment sees the end and reruns the page).
+labels = {j["id"]: views.scenarios.job_label(j) for j in jobs}
 current = st.session_state.get("scn_job")
 job_id = st.selectbox(
     "Scenario runs (newest first)",
@@ -73,7 +73,7 @@ def live_job() -> None:
 
 
 with user_errors():
-    job = scenarios.read_job(store, job_id)
+    job = next(j for j in jobs if j["id"] == job_id)
     if job["status"] == "running":
         live_job()
         st.stop()
@@ -86,6 +86,9 @@ with user_errors():
     st.success(f"**Verdict.** {result['verdict']}", icon=":material/gavel:")
 
     runs = {run_id: store.get_run(run_id) for run_id in result["run_ids"]}
+    asked = catalogue.get(result["scenario"])
+    planned = {label: config.epochs for label, config in asked.trials(".")} if asked else {}
+    st.markdown(views.scenarios.ran_text(result, runs, planned))
     names = {
         run_id: f"{label} (#{run_id})"
         for run_id, label in zip(result["run_ids"], result["labels"], strict=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-__all__ = ["make_folder", "tiny_png"]
+__all__ = ["BROKEN_FOLDER_COUNTS", "make_broken_folder", "make_folder", "tiny_png"]
 
 _TINY_PNG: bytes | None = None
 
@@ -29,4 +29,29 @@ def make_folder(root: Path, count: int, classes: int = 4) -> Path:
     data = tiny_png()
     for i in range(count):
         (root / f"c{i % classes}" / f"img_{i:06d}.png").write_bytes(data)
+    return root
+
+
+# The folder of issue 18 item 12: 39 files in two classes, 32 readable and 7 unreadable.
+BROKEN_FOLDER_COUNTS = {"files": 39, "readable": 32, "unreadable": 7, "broken": (15, 8, 7), "good": 24}
+
+
+def make_broken_folder(root: Path) -> Path:
+    """``good/`` 24 PNGs; ``broken/`` 8 PNGs, 5 files that do not decode, an empty ``.jpg`` and a
+    ``.txt`` (refused by name and size before any file is opened)."""
+    make_folder(root / "_good", 24, classes=1)
+    (root / "_good" / "c0").rename(root / "good")
+    (root / "_good").rmdir()
+    broken = root / "broken"
+    broken.mkdir(parents=True)
+    data = tiny_png()
+    for i in range(8):
+        (broken / f"ok_{i}.png").write_bytes(data)
+    (broken / "truncated.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (broken / "noise.jpg").write_bytes(bytes(range(256)) * 4)
+    (broken / "half.png").write_bytes(data[: len(data) // 2])
+    (broken / "text.png").write_bytes(b"this is not an image\n")
+    (broken / "fake.gif").write_bytes(b"GIF89a" + b"\x00" * 20)
+    (broken / "empty.jpg").write_bytes(b"")
+    (broken / "notes.txt").write_text("not an image")
     return root

@@ -1,4 +1,4 @@
-"""The Dataset page's figures of a scan: images per class, pixel sizes, file formats and modes."""
+"""The Dataset page's figures of a scan: files per class, pixel sizes, file formats and modes."""
 
 from __future__ import annotations
 
@@ -8,27 +8,50 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from diagnostics.charts.style import PALETTE, empty, layout
+from diagnostics.dataset.result import FolderCounts
 
 __all__ = ["class_counts_figure", "formats_figure", "pixel_size_figure"]
 
 
-def class_counts_figure(counts: Mapping[str, int], *, height: int = 360) -> go.Figure:
-    if not counts:
+def class_counts_figure(counts: FolderCounts, *, height: int = 360) -> go.Figure:
+    """Files per class (``dataset.folder_counts``): readable (or, before verification, not yet
+    ruled out) and unreadable stacked, so each bar is the class's file count the page quotes."""
+    if not counts.files:
         return empty("No classes found.", height=height)
-    fig = go.Figure(
-        go.Bar(
-            x=list(counts),
-            y=list(counts.values()),
-            marker_color=PALETTE[0],
-            text=list(counts.values()),
-            textposition="outside",
+    classes = list(counts.files)
+    unreadable = [counts.unreadable.get(c, 0) for c in classes]
+    good = [counts.files[c] - counts.unreadable.get(c, 0) for c in classes]
+    good_name = "readable" if counts.verified else "listed (not verified yet)"
+    bad_name = "unreadable" if counts.verified else "unreadable by name"
+    fig = go.Figure()
+    for name, values, colour in ((good_name, good, PALETTE[0]), (bad_name, unreadable, PALETTE[4])):
+        fig.add_trace(
+            go.Bar(
+                x=classes,
+                y=values,
+                name=name,
+                marker_color=colour,
+                text=[v or "" for v in values],
+                textposition="inside",
+                hovertemplate=f"%{{x}}: %{{y}} {name}<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=classes,
+            y=list(counts.files.values()),
+            mode="text",
+            text=[f"{n:,} files" for n in counts.files.values()],
+            textposition="top center",
+            showlegend=False,
+            hoverinfo="skip",
             cliponaxis=False,
-            hovertemplate="%{x}: %{y} images<extra></extra>",
         )
     )
+    fig.update_layout(barmode="stack")
     fig.update_xaxes(title_text="class (sub-folder)")
-    fig.update_yaxes(title_text="images", rangemode="tozero")
-    layout(fig, height=height, title="Images per class")
+    fig.update_yaxes(title_text="files", rangemode="tozero")
+    layout(fig, height=height, title="Files per class")
     fig.update_layout(hovermode="closest")
     return fig
 

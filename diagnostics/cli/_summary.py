@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from diagnostics import throughput
+from diagnostics import throughput, views
 
 __all__ = ["TOP_COMPONENTS", "print_run_summary", "xray_lines"]
 
@@ -69,10 +69,9 @@ def print_run_summary(store, run_id: int, out=None) -> None:
     steps_default = (config.get("extra") or {}).get("steps_default")
     if steps_default:
         line("steps", steps_default.get("text", ""))
-    bad = scan.get("bad_files") or []
-    if bad:
-        total = scan.get("bad_files_total", len(bad))
-        line("skipped", f"{total} unreadable file(s): " + ", ".join(b["path"] for b in bad[:5]))
+    skipped = views.run.skipped_text(run, markdown=False)
+    if skipped:
+        line("skipped", skipped)
     if run.get("error"):
         first, *rest = str(run["error"]).splitlines()
         line("error", first)

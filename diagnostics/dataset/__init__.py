@@ -9,8 +9,8 @@ Two tiers, so a big folder is usable at once: ``list_folder`` (``listing``) read
 mtimes only; ``verify`` (``verification``) opens the rest in a process pool on all cores, skipping
 files whose (relpath, size, mtime_ns) verdict is cached under ``$DIAG_HOME/scan_cache/``
 (``cache``). ``start_verification`` runs it in a background thread shared by everyone asking for
-the same folder state; ``scan`` is list + verify in one call. ``result`` holds ``ScanResult`` and
-``scan_summary``, what a run stores (bounded size, never the file list); ``roots`` the allowed
+the same folder state; ``scan`` is list + verify in one call. ``result`` holds ``ScanResult``, ``folder_counts`` (the one
+count of a folder's files) and ``scan_summary``, what a run stores (bounded size, never the file list); ``roots`` the allowed
 roots. This package re-exports the public names of each.
 
 Only Pillow is imported here: scanning must not pay TensorFlow's import.
@@ -23,8 +23,10 @@ from diagnostics.dataset.inspect import MAX_IMAGE_PIXELS
 from diagnostics.dataset.listing import Listing, list_folder
 from diagnostics.dataset.result import (
     SUMMARY_CAP,
+    FolderCounts,
     ScanResult,
     decoded_bytes,
+    folder_counts,
     loader_skips,
     scan_summary,
     size_stats,
@@ -50,12 +52,14 @@ __all__ = [
     "SUMMARY_CAP",
     "ConfigError",
     "DatasetError",
+    "FolderCounts",
     "Listing",
     "ScanResult",
     "VerificationJob",
     "allowed_roots",
     "decoded_bytes",
     "find_datasets",
+    "folder_counts",
     "list_folder",
     "loader_skips",
     "resolve_dataset",

@@ -1,6 +1,7 @@
 """What a scan found (``ScanResult``), the bytes of a decoded image, and what a run stores of it.
 
-``scan_summary`` is the bounded-size record a run keeps (no file list: the same size for 100 or
+``folder_counts`` is the one count of a folder's files (readable + unreadable, per class) that
+every page, chart and summary quotes. ``scan_summary`` is the bounded-size record a run keeps (no file list: the same size for 100 or
 1,000,000 files), with ``size_stats`` of the pixel sizes and the images a loader will not deliver
 (``loader_skips``).
 """
@@ -16,7 +17,16 @@ from typing import Any
 from diagnostics.config import IMAGE_EXTENSIONS
 from diagnostics.errors import ConfigError
 
-__all__ = ["SUMMARY_CAP", "ScanResult", "decoded_bytes", "loader_skips", "scan_summary", "size_stats"]
+__all__ = [
+    "SUMMARY_CAP",
+    "FolderCounts",
+    "ScanResult",
+    "decoded_bytes",
+    "folder_counts",
+    "loader_skips",
+    "scan_summary",
+    "size_stats",
+]
 
 _CHANNELS = {"rgb": 3, "grayscale": 1}
 _ITEMSIZE = {"float32": 4, "float16": 2, "uint8": 1}
@@ -86,6 +96,66 @@ def decoded_bytes(image_size: tuple[int, int], color_mode: str = "rgb", dtype: s
         raise ConfigError(f"--dtype must be one of {', '.join(_ITEMSIZE)}, not {dtype!r}")
     height, width = (int(v) for v in image_size)
     return height * width * _CHANNELS[color_mode] * _ITEMSIZE[dtype]
+
+
+# -- the one count of a folder ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FolderCounts:
+    """A folder's files, counted once: every file in its class folders is readable or unreadable.
+
+    ``files`` per class and in total are the same before and after verification (a listing knows
+    every name); ``readable`` is None until the contents are verified, ``unreadable`` is what is
+    known so far (by name, link and size alone before verification).
+    """
+
+    files: dict[str, int]  # class -> files in its folder
+    unreadable: dict[str, int]  # class -> unreadable files found so far
+    readable: dict[str, int] | None  # class -> readable images; None until verified
+
+    @property
+    def verified(self) -> bool:
+        return self.readable is not None
+
+    @property
+    def total_files(self) -> int:
+        return sum(self.files.values())
+
+    @property
+    def total_unreadable(self) -> int:
+        return sum(self.unreadable.values())
+
+    @property
+    def total_readable(self) -> int | None:
+        return None if self.readable is None else sum(self.readable.values())
+
+    @property
+    def images(self) -> int:
+        """The images a trial would read: the readable ones once verified, else the files not
+        already ruled out by name (a listing's candidates)."""
+        return self.total_files - self.total_unreadable
+
+
+def _get(found: Any, name: str, default: Any = None) -> Any:
+    return found.get(name, default) if isinstance(found, dict) else getattr(found, name, default)
+
+
+def folder_counts(found: Any) -> FolderCounts:
+    """The one count of a ScanResult or a Listing (or their dicts with the full ``bad_files``).
+
+    A ScanResult's ``counts`` are readable images per class, a Listing's its candidates (files not
+    ruled out by name); either way the class's unreadable files (``bad_files``, by their folder)
+    are added to make its files.
+    """
+    counts = dict(_get(found, "counts") or {})
+    unreadable = dict.fromkeys(counts, 0)
+    for bad in _get(found, "bad_files") or []:
+        cls = str(bad.get("path", "")).split("/", 1)[0]
+        unreadable[cls] = unreadable.get(cls, 0) + 1
+    files = {cls: counts.get(cls, 0) + unreadable[cls] for cls in unreadable}
+    verified = _get(found, "sizes") is not None  # only a ScanResult has per-image pixel sizes
+    return FolderCounts(files=files, unreadable=unreadable, readable=counts if verified else None)
 
 
 # -- what a run stores -----------------------------------------------------------------------------
@@ -168,7 +238,7 @@ def scan_summary(
         "classes": list(data.get("classes") or []),
         "counts": dict(data.get("counts") or {}),
         "num_images": int(data.get("num_images") or 0),
-        "num_files": int(data.get("num_images") or 0) + len(bad),
+        "num_files": folder_counts(data).total_files,
         "total_bytes": data.get("total_bytes"),
         "extensions": dict(data.get("extensions") or {}),
         "formats": dict(data.get("formats") or {}),

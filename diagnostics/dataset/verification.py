@@ -270,8 +270,11 @@ class VerificationJob:
         return self._finished.wait(timeout)
 
     def progress(self) -> tuple[int, int]:
-        """(files verified, files to verify)."""
-        return (self.listing.num_files if self.finished else self._done), self.listing.num_files
+        """(files decided, files in the class folders): those refused by name count as decided, so
+        the total is the folder's one file count (``folder_counts``)."""
+        by_name = len(self.listing.bad_files)
+        total = self.listing.num_files + by_name
+        return (total if self.finished else self._done + by_name), total
 
     def bad_count(self) -> int:
         return len(self._result.bad_files) if self._result is not None else self._bad_count

@@ -13,10 +13,13 @@ from diagnostics import throughput
 from diagnostics.units import MiB, format_mib
 
 __all__ = [
+    "CLEAR_SPEEDUP",
     "SAVING_FLOOR_BYTES",
     "SAVING_FRACTION",
     "TRIAL_TIMEOUT_SECONDS",
     "Verdict",
+    "_clear_gap",
+    "_cost",
     "_epoch_series",
     "_has_finding",
     "_mib",
@@ -37,6 +40,10 @@ __all__ = [
 # A memory cache that costs less than the floor "hardly" grows RAM.
 SAVING_FLOOR_BYTES = 8 * MiB
 SAVING_FRACTION = 0.10
+# Epoch times vary up to 2x between identical runs here (throughput.AUTORANGE_MARGIN): when even
+# the slowest epoch of one trial beats the fastest of another by more than 3x, which is faster is
+# not in doubt, though a timing too short to be stable still quotes no exact ratio.
+CLEAR_SPEEDUP = 3.0
 # Every trial gets a time limit so one stuck trial cannot hold a scenario (and the queue) forever.
 TRIAL_TIMEOUT_SECONDS = 300.0
 
@@ -83,6 +90,31 @@ def _versus(trial: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     for name, item in (("first", trial), ("second", other)):
         result["reason"] = result["reason"].replace(f"the {name} timing", f"the timing of '{item['label']}'")
     return result
+
+
+def _clear_gap(fast: dict[str, Any], slow: dict[str, Any]) -> float | None:
+    """``fast``'s slowest timed epoch over ``slow``'s fastest, when that is above ``CLEAR_SPEEDUP``.
+
+    For timings too short to compare (``_versus`` not measurable): the rates are still measured,
+    and a gap this wide between their extremes is no timing noise. None otherwise.
+    """
+    low, high = _speed(fast).get("min"), _speed(slow).get("max")
+    if low is None or not high or low / high < CLEAR_SPEEDUP:
+        return None
+    return low / high
+
+
+def _cost(value: float | None, against: str) -> str:
+    """A verdict's memory cost: '12.0 MiB of peak over AGAINST', or no measurable cost when the
+    difference is within the RSS noise (``SAVING_FLOOR_BYTES``): never a negative cost."""
+    if value is None:
+        return f"n/a of peak over {against}"
+    if abs(value) < SAVING_FLOOR_BYTES:
+        return (
+            f"no measurable peak memory over {against} ({_mib(value, signed=True)}, within the "
+            f"{_mib(SAVING_FLOOR_BYTES)} RSS noise)"
+        )
+    return f"{_mib(value)} of peak over {against}"
 
 
 def _overhead(trial: dict[str, Any]) -> float | None:

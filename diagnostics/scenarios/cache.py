@@ -12,6 +12,8 @@ from diagnostics.scenarios._common import (
     SAVING_FLOOR_BYTES,
     TRIAL_TIMEOUT_SECONDS,
     Verdict,
+    _clear_gap,
+    _cost,
     _epoch_series,
     _has_finding,
     _mib,
@@ -89,8 +91,8 @@ def verdict(trials: list[dict[str, Any]], context: dict[str, Any]) -> Verdict:
             None,
         )
     text = (
-        f"{_answer(memory, cache_measured)}: the memory cache cost {_mib(cache_measured)} of peak over the "
-        f"run without cache ({_mib(memory_overhead)} vs {_mib(plain_overhead)} above baseline), against "
+        f"{_answer(memory, cache_measured)}: the memory cache cost "
+        f"{_cost(cache_measured, 'the run without cache')} ({_mib(memory_overhead)} vs {_mib(plain_overhead)} above baseline), against "
         f"{_mib(modelled)} modelled (the decoded images)"
     )
     if epoch1_growth is not None and later_growth is not None:
@@ -148,25 +150,39 @@ def _speed_text(
     file_vs_plain: dict[str, Any],
     file_cost: float | None,
 ) -> str:
-    """The steady speed of each cache against no cache, where the timings allow a judgement."""
-    if memory_vs_plain["measurable"]:
-        text = (
-            f". After epoch 1 it ran {_x(memory_vs_plain['ratio'])} as fast as without cache "
-            f"({_rate(_throughput(memory))} vs {_rate(_throughput(plain))}, steady medians)"
-        )
-    else:
-        text = f". Its speed against no cache is not judged: {memory_vs_plain['reason']}"
-    if _ok(file_) and file_vs_plain["measurable"]:
-        text += (
-            f"; the file cache ran {_x(file_vs_plain['ratio'])} ({_rate(_throughput(file_))}) for "
-            f"{_mib(file_cost, signed=True)} of peak"
-        )
-    elif _ok(file_):
-        text += (
-            f"; the file cache cost {_mib(file_cost, signed=True)} of peak, its speed not judged: "
-            f"{file_vs_plain['reason']}"
+    """The steady speed of each cache against no cache: a ratio where the timings allow one, else
+    how far apart the measured rates are when that gap is too wide to be noise."""
+    judged = _judged(memory, plain, memory_vs_plain, "the memory cache")
+    text = ". " + judged[0].upper() + judged[1:]
+    if _ok(file_):
+        text += f". The file cache cost {_cost(file_cost, 'no cache')}, and " + _judged(
+            file_, plain, file_vs_plain, "it", measured="the speed of no cache"
         )
     return text
+
+
+def _judged(
+    cached: dict[str, Any],
+    plain: dict[str, Any],
+    versus: dict[str, Any],
+    subject: str,
+    measured: str = "as fast as without cache after epoch 1",
+) -> str:
+    """'SUBJECT ran 5.03x as fast as without cache ...', or what the measured rates honestly say
+    when the timings are too short or too close for a ratio."""
+    rates = f"{_rate(_throughput(cached))} vs {_rate(_throughput(plain))}, steady medians"
+    if versus["measurable"]:
+        return f"{subject} ran {_x(versus['ratio'])} {measured} ({rates})"
+    faster, slower = _clear_gap(cached, plain), _clear_gap(plain, cached)
+    if faster is not None or slower is not None:
+        way = "faster" if faster is not None else "slower"
+        return (
+            f"{subject} was clearly {way}: {'its slowest' if faster else 'even its fastest'} timed epoch "
+            f"ran {_x(faster) if faster else _x(1 / slower)} the {'fastest' if faster else 'slowest'} "
+            f"epoch without cache ({rates}), a gap too wide to be timing noise, but no exact speed-up "
+            f"is quoted: {versus['reason']}"
+        )
+    return f"{subject}'s speed against no cache is not judged: {versus['reason']}"
 
 
 def _better(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from diagnostics.dataset.result import folder_counts
 from diagnostics.units import format_bytes
 
 __all__ = [
@@ -24,11 +25,13 @@ def scan_summary_rows(scan: Any) -> list[tuple[str, str]]:
     data = scan.to_dict() if hasattr(scan, "to_dict") else dict(scan)
     counts = data.get("counts") or {}
     sizes = data.get("sizes") or []
+    found = folder_counts(data)
     rows = [
         ("Folder", str(data.get("root", "?"))),
         ("Classes", f"{len(data.get('classes') or counts)}"),
-        ("Readable images", f"{data.get('num_images', 0):,}"),
-        ("Unreadable files", f"{len(data.get('bad_files') or [])}"),
+        ("Files", f"{found.total_files:,}"),
+        ("Readable images", f"{found.images:,}"),
+        ("Unreadable files", f"{found.total_unreadable:,}"),
         ("Formats", ", ".join(f"{k} {v}" for k, v in sorted((data.get("formats") or {}).items())) or "–"),
         (
             "Channel modes",
@@ -42,7 +45,7 @@ def scan_summary_rows(scan: Any) -> list[tuple[str, str]]:
     if data.get("decoded_bytes_per_image"):
         per_image = int(data["decoded_bytes_per_image"])
         rows.append(("Decoded per image", format_bytes(per_image)))
-        rows.append(("Decoded, whole folder", format_bytes(per_image * int(data.get("num_images", 0)))))
+        rows.append(("Decoded, whole folder", format_bytes(per_image * found.images)))
     return rows
 
 
@@ -51,16 +54,19 @@ def _field(data: Any, name: str, default: Any = None) -> Any:
 
 
 def listing_images(listing: Any) -> int:
-    """Image files the listing counted in class folders (before content verification)."""
-    return sum((_field(listing, "counts") or {}).values())
+    """The images a trial would read: the readable ones of a verified scan, else the listed files
+    not already ruled out by name (``dataset.folder_counts``)."""
+    return folder_counts(listing).images
 
 
 def listing_caption(listing: Any) -> str:
-    """One line on a folder's listing: images per class, bytes on disk and extensions.
+    """One line on a folder: its files per class (``dataset.folder_counts``: the same numbers
+    before and after verification), bytes on disk and extensions.
 
-    ``listing`` is a dataset.Listing or its summary dict (names and sizes, no file opened).
+    ``listing`` is a dataset.Listing, a ScanResult or the dict of either.
     """
-    counts = _field(listing, "counts") or {}
+    found = folder_counts(listing)
+    counts = found.files
     shown = ", ".join(f"{name} {n:,}" for name, n in list(counts.items())[:6])
     if len(counts) > 6:
         shown += f", … {len(counts) - 6} more"
@@ -69,7 +75,7 @@ def listing_caption(listing: Any) -> str:
         for ext, n in sorted((_field(listing, "extensions") or {}).items(), key=lambda kv: -kv[1])
     )
     return (
-        f"{listing_images(listing):,} images in {len(counts)} classes ({shown}); "
+        f"{found.total_files:,} files in {len(counts)} classes ({shown}); "
         f"{format_bytes(_field(listing, 'total_bytes'))} on disk ({extensions or 'no image files'})."
     )
 
@@ -85,12 +91,18 @@ def decoded_caption(bytes_per_image: int, images: int) -> str:
 def verification_state(
     done: int, total: int, bad_so_far: int, finished: bool, error: str | None = None
 ) -> tuple[float, str]:
-    """(fraction in 0..1, caption) of a folder's content verification."""
+    """(fraction in 0..1, caption) of a folder's content verification.
+
+    ``done``/``total`` as ``VerificationJob.progress``: ``total`` is every file in the class
+    folders, so the finished line's readable + unreadable is the folder's one count.
+    """
     if error:
         return 1.0, f"Verification failed: {error}"
     bad = f"{bad_so_far:,} unreadable" if bad_so_far else "none unreadable"
     if finished:
-        return 1.0, f"Verified {total:,} files: {bad}."
+        if not bad_so_far:
+            return 1.0, f"Verified {total:,} files: {bad}."
+        return 1.0, f"Verified {total:,} files: {total - bad_so_far:,} readable, {bad}."
     fraction = done / total if total else 0.0
     return min(max(fraction, 0.0), 1.0), (
         f"Verifying file contents: {done:,} / {total:,} ({fraction:.0%}) · {bad} so far."

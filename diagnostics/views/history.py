@@ -10,7 +10,7 @@ import pandas as pd
 from diagnostics.config import dashboard_text
 from diagnostics.units import mib
 
-__all__ = ["HISTORY_COLUMNS", "differing_options", "filter_runs", "history_table"]
+__all__ = ["HISTORY_COLUMNS", "differing_options", "filter_runs", "history_table", "runs_text"]
 
 HISTORY_COLUMNS = [
     "id",
@@ -60,3 +60,8 @@ def differing_options(runs: pd.DataFrame) -> list[str]:
     from diagnostics.store import OPTION_COLUMNS
 
     return [c for c in OPTION_COLUMNS if c in runs.columns and runs[c].astype(str).nunique() > 1]
+
+
+def runs_text(count: int) -> str:
+    """'1 run', '3 runs': the buttons and captions that count the selection."""
+    return f"{count:,} run{'' if count == 1 else 's'}"

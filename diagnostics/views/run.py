@@ -12,7 +12,13 @@ import pandas as pd
 from diagnostics import throughput
 from diagnostics.config import TrialConfig
 from diagnostics.units import format_bytes, format_mib, format_rate, format_seconds
-from diagnostics.views.common import STATUS_ICONS, STATUS_TEXT, leak_verdict_text, throughput_help
+from diagnostics.views.common import (
+    STATUS_ICONS,
+    STATUS_TEXT,
+    escape_markdown,
+    leak_verdict_text,
+    throughput_help,
+)
 from diagnostics.views.dataset import verification_state
 
 __all__ = [
@@ -28,6 +34,8 @@ __all__ = [
     "projection_table",
     "queue_text",
     "ready_rss_bytes",
+    "skipped_files",
+    "skipped_text",
     "status_markdown",
     "steps_default_caption",
     "verification_wait",
@@ -189,6 +197,41 @@ def projection_table(projection: Mapping[str, Any]) -> pd.DataFrame:
         ("How it was scaled", str(projection.get("note") or "–")),
     ]
     return pd.DataFrame(rows, columns=["", "value"])
+
+
+def skipped_files(run: Mapping[str, Any]) -> tuple[int, list[dict[str, str]]]:
+    """(how many, the stored ones with why) of the files in the run's folder its loader did not read.
+
+    From the scan summary the run stored (no schema change): its unreadable files (a loader that
+    cannot skip them is refused before the run, so every stored run skipped them) and the readable
+    images this loader does not read (``loader_skipped``). Each list is capped at
+    ``dataset.SUMMARY_CAP``; the totals say how many there were.
+    """
+    scan = run.get("scan") or {}
+    unreadable = list(scan.get("bad_files") or [])
+    unread = list(scan.get("loader_skipped") or [])
+    total = int(scan.get("bad_files_total", len(unreadable)) or 0)
+    total += int(scan.get("loader_skipped_total", len(unread)) or 0)
+    return total, unreadable + unread
+
+
+def skipped_text(run: Mapping[str, Any], shown: int = 5, *, markdown: bool = True) -> str | None:
+    """'7 files skipped: broken/a.jpg (empty file (0 bytes)), ... and 2 more.', or None.
+
+    ``markdown``: names and reasons through ``escape_markdown`` (the Run page); plain for the CLI.
+    """
+    total, files = skipped_files(run)
+    if not total:
+        return None
+    quote = escape_markdown if markdown else str
+    parts = [quote(f"{f.get('path')} ({f.get('reason')})") for f in files[:shown]]
+    more = total - len(parts)
+    return (
+        f"{total:,} file{'s' if total != 1 else ''} skipped: "
+        + ", ".join(parts)
+        + (f" and {more:,} more" if more > 0 else "")
+        + "."
+    )
 
 
 def verification_wait(run: Mapping[str, Any]) -> tuple[float, str] | None:

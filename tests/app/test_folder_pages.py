@@ -7,6 +7,7 @@ counted: changing image size, dtype or loader must not list or verify again.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from diagnostics.store import Store
 from diagnostics.units import format_bytes
 from tests.app.test_pages_smoke import FAKE_WORKER, REPO, SAMPLE_DATA, app_at
 from tests.e2e.folders import make_image_folder
+from tests.image_folders import BROKEN_FOLDER_COUNTS, make_broken_folder
 
 
 @pytest.fixture
@@ -82,9 +84,9 @@ def test_listing_shows_at_once_and_option_changes_never_rescan(roots, calls):
     at.selectbox(key="run_choice").set_value(flowers).run()
     assert not at.exception, [e.message for e in at.exception]
     # Verification is still held, yet the listing and the progress are on the page.
-    assert "301 images in 3 classes" in texts(at)  # broken.jpg is a candidate until verified
+    assert "302 files in 3 classes" in texts(at)  # every file, readable or not (folder_counts)
     (progress,) = progress_texts(at)
-    assert "Verifying file contents: 0 / 301" in progress
+    assert "Verifying file contents: 1 / 302" in progress  # notes.txt is decided by its name
     assert "1 unreadable so far" in progress  # notes.txt, known by its name
     assert not at.button(key="run_start").disabled
     assert "notes.txt" in texts(at)
@@ -104,7 +106,7 @@ def test_listing_shows_at_once_and_option_changes_never_rescan(roots, calls):
     job.result(timeout=30)
     at.run()
     assert not progress_texts(at)  # the bar is gone once verification ends
-    assert "Verified 301 files: 2 unreadable." in texts(at)
+    assert "Verified 302 files: 300 readable, 2 unreadable." in texts(at)
     assert "broken.jpg" in texts(at)
 
 
@@ -117,7 +119,7 @@ def test_the_last_folder_used_is_the_next_sessions_default(roots, calls, tmp_pat
 
     at = app_at("pages/run.py")  # a new session
     assert at.selectbox(key="run_choice").value == birds
-    assert "40 images in 2 classes" in texts(at)
+    assert "40 files in 2 classes" in texts(at)
 
 
 def test_dataset_page_lists_first_then_shows_the_verified_figures(roots, calls):
@@ -143,7 +145,7 @@ def test_sample_data_is_the_default_when_allowed(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     at = app_at("pages/run.py")
     assert at.selectbox(key="run_choice").value == str(SAMPLE_DATA)
-    assert "550 images in 5 classes" in texts(at)
+    assert "550 files in 5 classes" in texts(at)
 
 
 def test_a_trial_started_before_verification_ends_waits_for_it_with_progress(roots, calls, monkeypatch):
@@ -171,3 +173,35 @@ def test_a_trial_started_before_verification_ends_waits_for_it_with_progress(roo
     assert run["scan"]["bad_files_total"] == 2 and run["scan"]["num_images"] == 300
     at.run()
     assert any(f"Run #{run_id}" in m.value and "Completed" in m.value for m in at.markdown)
+
+
+def test_a_broken_files_folder_has_one_count_on_the_dataset_page(tmp_path, monkeypatch):
+    """Issue 18 item 12: '37 images (broken 13, good 24)', 'Readable 32', 'Unreadable 7' and a class
+    chart with broken = 8 on one page. Every number now comes from dataset.folder_counts."""
+    root = tmp_path / "data"
+    folder = make_broken_folder(root / "broken_files")
+    monkeypatch.setenv("DIAG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DIAG_DATA_ROOTS", str(root))
+    monkeypatch.chdir(REPO)
+    expected = BROKEN_FOLDER_COUNTS
+    dataset.start_verification(str(folder)).result(timeout=60)
+    at = app_at("pages/dataset.py")
+    at.selectbox(key="ds_choice").set_value(str(folder)).run()
+    assert not at.exception, [e.message for e in at.exception]
+    shown = texts(at)
+    assert "39 files in 2 classes (broken 15, good 24)" in shown, shown
+    assert "Verified 39 files: 32 readable, 7 unreadable." in shown, shown
+    assert "37 images" not in shown
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Readable images"] == str(expected["readable"])
+    assert metrics["Unreadable files"] == str(expected["unreadable"])
+    table = dict(at.dataframe[0].value.itertuples(index=False))
+    assert (table["Files"], table["Readable images"], table["Unreadable files"]) == ("39", "32", "7")
+    (classes,) = [
+        json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+        if json.loads(c.proto.spec)["layout"].get("title", {}).get("text") == "Files per class"
+    ]
+    bars = {trace["name"]: dict(zip(trace["x"], trace["y"], strict=True)) for trace in classes["data"][:2]}
+    assert bars == {"readable": {"broken": 8, "good": 24}, "unreadable": {"broken": 7, "good": 0}}
+    assert len(at.dataframe[-1].value) == expected["unreadable"]  # the unreadable files, each named

@@ -229,3 +229,23 @@ def test_run_page_stacks_a_real_trials_components_live_and_finished(home, status
         assert "dataset = dataset.cache()" in set(stages["your code"])
         components = next(d.value for d in at.dataframe if "component" in d.value.columns)
         assert list(components["component"])[-1] == "unattributed"
+
+
+def test_history_labels_the_selection_fully_and_counts_in_words(home):
+    """Issue 18: the selection showed only '#11' and the buttons said '(1 runs)'."""
+    store = Store(home)
+    ids = fill_store(store, str(SAMPLE_DATA), runs=2)
+    at = app_at("pages/history.py")
+    at.multiselect(key="hist_selected").set_value([ids[1]]).run()
+    assert not at.exception, [e.message for e in at.exception]
+    picker = at.multiselect(key="hist_selected")
+    shown = [o for o in picker.options if o.startswith(f"#{ids[1]} ")]
+    assert shown and shown[0].startswith(f"#{ids[1]} keras_directory · sample_data · completed"), (
+        picker.options
+    )
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Export CSV (1 run)" in labels and "Export JSON (1 run)" in labels, labels
+    assert not any("(1 runs)" in label for label in labels)
+    at.multiselect(key="hist_selected").set_value(ids).run()
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Export CSV (2 runs)" in labels, labels

@@ -20,7 +20,7 @@ def run_small_trial(page, epochs: int) -> None:
     set_number(page, "Epochs", epochs)
     set_number(page, "Image height (px)", 64)
     set_number(page, "Image width (px)", 64)
-    expect(page.get_by_text("550 images in 5 classes", exact=False)).to_be_visible()
+    expect(page.get_by_text("550 files in 5 classes", exact=False)).to_be_visible()
     page.get_by_role("button", name="Run", exact=True).click()
     status = page.get_by_test_id("stMarkdown").filter(has_text=re.compile(r"Run #\d+ ·"))
     expect(status.filter(has_text=FINISHED).first).to_be_visible(timeout=180_000)

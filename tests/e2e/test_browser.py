@@ -62,5 +62,5 @@ def test_dataset_page_charts_the_scan(page):
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Dataset").click()
     charts = page.get_by_test_id("stPlotlyChart")
     expect(charts.first).to_be_visible()
-    expect(page.get_by_text("Images per class")).to_be_visible()
+    expect(page.get_by_text("Files per class")).to_be_visible()
     expect(page.get_by_test_id("stMetric").filter(has_text="Readable images")).to_contain_text("550")

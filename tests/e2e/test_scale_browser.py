@@ -69,7 +69,7 @@ def test_big_folder_listing_at_once_and_option_changes_stay_usable(page, big_roo
     # No folder is listed until picked: the root is never the default.
     expect(page.get_by_text("Pick a dataset folder to list it.")).to_be_visible()
 
-    listed = page.get_by_text(f"{IMAGES:,} images in 10 classes", exact=False)
+    listed = page.get_by_text(f"{IMAGES:,} files in 10 classes", exact=False)
     seconds = usable_after(page, lambda: choose(page, "Dataset folder", folder), listed)
     progress = page.get_by_test_id("stProgress").filter(has_text="Verifying file contents")
     expect(progress).to_be_visible()
@@ -108,7 +108,7 @@ def test_big_folder_listing_at_once_and_option_changes_stay_usable(page, big_roo
 
 
 def test_a_reload_mid_run_shows_the_live_run_within_5_s(page, server, record_property):
-    expect(page.get_by_text(f"{IMAGES:,} images in 10 classes", exact=False)).to_be_visible()  # last folder
+    expect(page.get_by_text(f"{IMAGES:,} files in 10 classes", exact=False)).to_be_visible()  # last folder
     choose(page, "Loader", re.compile("^tfdata_map_batch"))
     page.get_by_role("button", name="Run", exact=True).click()
     status = page.get_by_test_id("stMarkdown").filter(has_text=re.compile(r"Run #\d+ · Running"))

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from diagnostics import charts, views
+from diagnostics.dataset import FolderCounts
 from tests.synthetic import MIB, run_frames
 
 
@@ -75,7 +76,10 @@ def test_pareto_and_compare_figures():
 
 
 def test_dataset_figures():
-    assert list(charts.class_counts_figure({"a": 3, "b": 5}).data[0].y) == [3, 5]
+    counts = FolderCounts(files={"a": 3, "b": 7}, unreadable={"a": 0, "b": 2}, readable={"a": 3, "b": 5})
+    fig = charts.class_counts_figure(counts)
+    assert list(fig.data[0].y) == [3, 5] and list(fig.data[1].y) == [0, 2]  # stacked: files per class
+    assert list(fig.data[2].text) == ["3 files", "7 files"]
     assert len(charts.pixel_size_figure([(100, 200), (300, 120)]).data) == 2
     fig = charts.formats_figure({"JPEG": 4, "PNG": 2}, {"RGB": 5, "L": 1})
     assert list(fig.data[1].x) == ["RGB", "L"]

@@ -107,7 +107,7 @@ def test_a_single_report_has_the_run_title_metrics_and_sections(tmp_path):
     store = Store(tmp_path)
     [run_id] = fill_store(store, str(tmp_path), runs=1)
     page = _outside_plotly(render_html(store, [run_id]))
-    title = f"Run #{run_id}: #{run_id} keras_directory · cache=memory"  # the options changed from defaults
+    title = f"Run #{run_id} keras_directory · cache=memory"  # the id once, then the options changed
     assert f"<title>{title}</title>" in page and f"<h1>{title}</h1>" in page
     assert "Comparison of runs" not in page and "<h2>Side by side</h2>" not in page
     assert "Status <b>completed</b>" in page
@@ -149,7 +149,7 @@ def test_user_supplied_names_are_escaped(tmp_path):
     page = _outside_plotly(render_html(store, [run_id]))
     assert HOSTILE not in page and "<script>alert" not in page
     escaped = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
-    assert f"<title>Run #{run_id}: #{run_id} loader{escaped}</title>" in page
+    assert f"<title>Run #{run_id} loader{escaped}</title>" in page
     assert f"dataset {tmp_path}/flowers {escaped} ·" in page
     assert f"cannot decode {escaped}.jpg" in page  # the outcome text of the failed run
     assert f"<b>{escaped}</b>" in page  # the finding's title
@@ -166,7 +166,8 @@ def test_a_comparison_of_two_runs(tmp_path):
     assert "<h2>Side by side</h2>" in rest
     # One section per run, in the order asked for, after the comparison.
     side = rest.index("<h2>Side by side</h2>")
-    first, second = rest.index(f"<h2>Run #{one}: "), rest.index(f"<h2>Run #{two}: ")
+    first, second = rest.index(f"<h2>Run #{one} "), rest.index(f"<h2>Run #{two} ")
+    assert f"#{one}: #{one}" not in rest and f"Run #{one} #{one}" not in rest  # the id said once
     assert side < first < second
     # The configuration table highlights exactly the options that differ (batch size, cache).
     table = rest[rest.index("<h3>Configuration (differences highlighted)</h3>") :]
@@ -256,3 +257,18 @@ def test_a_scenario_report_puts_question_verdict_and_trials_under_the_title(tmp_
     assert f"<h1>Comparison of runs #{one}, #{two}</h1>" in page  # the runs' report follows
     no_better = _outside_plotly(render_scenario_html(store, {**result, "better_run_id": None}))
     assert "Better pipeline" not in no_better
+
+
+def test_a_scenario_heading_shows_code_spans_as_code_not_backticks(tmp_path):
+    store = Store(tmp_path)
+    one, two = fill_store(store, str(tmp_path))
+    result = {
+        "scenario": "cache",
+        "question": "Does `cache()` make my RAM grow?",
+        "verdict": "Yes, once.",
+        "run_ids": [one, two],
+        "labels": ["no cache", "cache() in memory"],
+    }
+    page = _outside_plotly(render_scenario_html(store, result))
+    assert "<h2>Scenario cache: Does <code>cache()</code> make my RAM grow?</h2>" in page
+    assert "`" not in page[: page.index("</section>")]

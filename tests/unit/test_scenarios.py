@@ -205,6 +205,52 @@ def test_cache_verdict_from_milliseconds_says_the_timing_is_too_short():
     assert verdict.better != 1
 
 
+def _walked_cache_trials() -> list[dict]:
+    """The walk of issue 18 item 10: 11,005 vs 389 img/s, the cached epochs far too short to time,
+    the file cache 1.9 MiB below no cache."""
+    return [
+        trial("no cache", overhead=40 * MiB, rates=(350.0, 380.0, 389.0, 395.0)),
+        trial(
+            "cache() in memory",
+            overhead=150 * MiB,
+            rates=(300.0, 10_800.0, 11_005.0, 11_300.0),
+            epoch_seconds=(1.8, 0.003, 0.003, 0.003),
+            memory_model={"cache": 108 * MiB},
+            projection={"cache_bytes": 216 * MiB, "full_dataset_images": 550},
+        ),
+        trial("cache(filename) on disk", overhead=40 * MiB - 1.9 * MiB, rates=(120.0, 385.0, 392.0, 400.0)),
+    ]
+
+
+def test_cache_verdict_judges_an_enormous_speed_up_from_a_timing_too_short_to_quote():
+    verdict = judge("cache", _walked_cache_trials(), available_ram_bytes=8 * 1024 * MiB)
+    text = verdict.text
+    assert "not judged" not in text.split("The file cache")[0], text
+    assert "The memory cache was clearly faster" in text, text
+    assert "11,005 images/s vs 389 images/s" in text
+    assert "27.34x" in text  # its slowest epoch (10,800) over the plain run's fastest (395)
+    assert "too short to be stable" in text and "no exact speed-up is quoted" in text
+    assert "as fast as without cache" not in text  # no ratio quoted from a 9 ms timing
+    assert verdict.better != 1
+
+
+def test_cache_verdict_never_quotes_a_negative_cost():
+    text = judge("cache", _walked_cache_trials(), available_ram_bytes=8 * 1024 * MiB).text
+    assert "-1.9 MiB of peak" not in text and "cost -" not in text, text
+    assert "The file cache cost no measurable peak memory over no cache (-1.9 MiB, within the 8.0 MiB" in text
+
+
+def test_cache_verdict_a_close_gap_is_still_not_judged():
+    trials = _walked_cache_trials()
+    trials[1] = trial(
+        "cache() in memory", overhead=150 * MiB, rates=(300.0, 800.0, 900.0), epoch_seconds=(1.8, 0.05, 0.05)
+    )
+    text = judge("cache", trials).text
+    assert (
+        "The memory cache's speed against no cache is not judged: the timing of 'cache() in memory'" in text
+    )
+
+
 def test_decode_order_never_names_a_winner_from_a_timing_under_the_minimum():
     trials = [
         trial("Python loop (eager)", rates=(90.0, 100.0)),
