@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from diagnostics import throughput, views
+from diagnostics import throughput
 
 __all__ = ["TOP_COMPONENTS", "print_run_summary", "xray_lines"]
 
@@ -69,7 +69,9 @@ def print_run_summary(store, run_id: int, out=None) -> None:
     steps_default = (config.get("extra") or {}).get("steps_default")
     if steps_default:
         line("steps", steps_default.get("text", ""))
-    skipped = views.run.skipped_text(run, markdown=False)
+    from diagnostics.views.run import skipped_text  # here: `scan` must not import pandas
+
+    skipped = skipped_text(run, markdown=False)
     if skipped:
         line("skipped", skipped)
     if run.get("error"):
