@@ -90,7 +90,11 @@ class Trial:
         return wait_for(lambda: (r := self.run())["worker_pid"] and r, timeout=60, what="the spawn")
 
     def wait_ready(self) -> None:
-        wait_for(lambda: "ready" in set(self.store.events(self.run_id)["kind"]), timeout=90, what="ready")
+        def ready_or_ended() -> bool:
+            return "ready" in set(self.store.events(self.run_id)["kind"]) or not self.thread.is_alive()
+
+        wait_for(ready_or_ended, timeout=90, what="ready")
+        assert self.thread.is_alive(), f"the trial ended before ready: {self.run()['error']}"
 
     def wait_worker_gone(self, pid: int, timeout: float = 60) -> float:
         """The monotonic time the worker was seen gone (polled every 10 ms)."""
@@ -112,7 +116,7 @@ class Trial:
 
 
 def test_the_timeout_fires_on_time_while_another_process_holds_the_store(diag_home, sample_data_dir):
-    timeout = 10.0
+    timeout = 14.0  # ready comes 3-8 s after the spawn
     trial = Trial(diag_home, sample_data_dir, epochs=10_000, steps=1, timeout_seconds=timeout)
     run = trial.wait_spawned()
     trial.wait_ready()
