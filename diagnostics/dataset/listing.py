@@ -12,6 +12,7 @@ import errno
 import hashlib
 import marshal
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -23,7 +24,7 @@ from diagnostics.dataset.result import SUMMARY_CAP
 from diagnostics.dataset.roots import _is_hidden
 from diagnostics.errors import DatasetError
 
-__all__ = ["Listing", "list_folder"]
+__all__ = ["Listing", "list_folder", "not_regular"]
 
 
 def _bad_name(name: str) -> bool:
@@ -93,6 +94,26 @@ def _fingerprint_bytes(files: list[tuple[str, int, int, int]]) -> bytes:
     return marshal.dumps(files, 2)
 
 
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def not_regular(mode: int) -> str | None:
+    """Why a file of this ``st_mode`` cannot be an image (a FIFO, socket, device), else None.
+
+    Such a file has size 0 and opening a FIFO blocks: it must be named for what it is, not read.
+    """
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _SPECIAL if test(mode)), "a special file")
+    return f"{kind}, not a regular file: the loaders cannot read it"
+
+
 def _extension(name: str) -> str:
     dot = name.rfind(".")
     return name[dot:].lower() if dot > 0 else "(none)"
@@ -154,18 +175,21 @@ def _classify(rel: str, entry: os.DirEntry[str], root: str) -> tuple[int, int] |
             f"(they read {' '.join(IMAGE_EXTENSIONS)}): skipped"
         )
     is_link = entry.is_symlink()
-    if is_link:
-        target = os.path.realpath(entry.path)
-        if not (target == root or target.startswith(root + os.sep)):
-            return f"symlink points outside the dataset folder (to {target})"
     try:
-        st = entry.stat()
+        st = entry.stat()  # follows a link: a broken one is broken, wherever it pointed
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return "symlink loop: the link cannot be resolved"
         if is_link:
             return f"broken symlink: target {os.readlink(entry.path)!r} does not exist"
         return f"cannot read: {exc.strerror or exc}"
+    if is_link:
+        target = os.path.realpath(entry.path)
+        if not (target == root or target.startswith(root + os.sep)):
+            return f"symlink points outside the dataset folder (to {target})"
+    special = not_regular(st.st_mode)
+    if special:
+        return special
     if st.st_size == 0:
         return "empty file (0 bytes)"
     return st.st_size, st.st_mtime_ns
