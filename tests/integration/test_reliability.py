@@ -73,12 +73,15 @@ def test_budget_kill_of_a_memory_cache_keeps_samples(tmp_path):
 def test_timeout_on_a_long_run(tmp_path):
     started = time.monotonic()
     result = _cli(
-        ["run", "sample_data", "--loader", "keras_directory", "--epochs", "50", "--timeout", "12"], tmp_path
+        # fit: about a second per epoch here (iterate does 550 images in 0.1 s), and 50 epochs at most
+        ["run", "sample_data", "--loader", "keras_directory", "--mode", "fit", "--epochs", "50"]
+        + ["--timeout", "12"],
+        tmp_path,
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 3, result.stdout + result.stderr
     assert "timed_out" in result.stdout
-    assert elapsed < 12 + 30  # killed at the timeout, not at the end of 50 epochs (about a second each)
+    assert elapsed < 12 + 30  # killed at the timeout, not at the end of 50 fit epochs
     (run,) = Store(tmp_path).runs()
     assert run["status"] == "timed_out" and gone(run["worker_pid"])
 
