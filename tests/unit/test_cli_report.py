@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,8 @@ from diagnostics.config import TrialConfig
 from diagnostics.errors import StoreError
 from diagnostics.report import render_html
 from diagnostics.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _killed_run(home: Path) -> int:
@@ -50,42 +55,67 @@ def test_a_read_only_store_is_read_without_writing(diag_home):
     assert Store(diag_home).get_run(run_id)["status"] == "running"  # nothing was written
 
 
+def _chmod_read_only(folder: Path) -> dict[Path, int]:
+    modes = {p: p.stat().st_mode for p in [folder, *folder.iterdir()]}
+    for path in modes:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    return modes
+
+
+def _bind_mount_read_only(folder: Path, mount: Path) -> bool:
+    mount.mkdir()
+    if subprocess.run(["mount", "--bind", str(folder), str(mount)], capture_output=True).returncode:
+        mount.rmdir()
+        return False  # no CAP_SYS_ADMIN (an unprivileged container)
+    subprocess.run(["mount", "-o", "remount,ro,bind", str(mount)], check=True)
+    return True
+
+
 @contextlib.contextmanager
 def _read_only(folder: Path):
-    """The folder as a read-only mount: a read-only bind mount as root (chmod does not stop root),
-    else write permission removed."""
-    if os.geteuid() != 0:
-        modes = {p: p.stat().st_mode for p in [folder, *folder.iterdir()]}
-        for path in modes:
-            path.chmod(0o555 if path.is_dir() else 0o444)
-        try:
-            yield folder
-        finally:
-            for path, mode in modes.items():
-                path.chmod(mode)
-        return
-    mount = folder.parent / (folder.name + "-ro")
-    mount.mkdir()
-    subprocess.run(["mount", "--bind", str(folder), str(mount)], check=True)
+    """(the store folder on a read-only view, the command prefix to run the CLI with).
+
+    Not root: write permission removed. Root ignores permissions: a read-only bind mount, or where
+    mounting is not allowed, permissions removed and the CLI run as nobody."""
+    if os.geteuid() == 0:
+        mount = folder.parent / (folder.name + "-ro")
+        if _bind_mount_read_only(folder, mount):
+            try:
+                with pytest.raises(OSError):
+                    (mount / "probe").write_text("x")  # really read-only, for root too
+                yield mount, []
+            finally:
+                subprocess.run(["umount", "--lazy", str(mount)], check=True)  # a connection may be open
+                mount.rmdir()
+            return
+    modes = _chmod_read_only(folder)
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
     try:
-        subprocess.run(["mount", "-o", "remount,ro,bind", str(mount)], check=True)
-        with pytest.raises(OSError):
-            (mount / "probe").write_text("x")  # really read-only
-        yield mount
+        yield folder, nobody
     finally:
-        subprocess.run(["umount", "--lazy", str(mount)], check=True)  # a connection may be open
-        mount.rmdir()
+        for path, mode in modes.items():
+            path.chmod(mode)
 
 
-def test_report_reads_a_store_on_a_read_only_mount(tmp_path, monkeypatch, capsys):
-    home = tmp_path / "store"
-    run_id = _killed_run(home)
-    out = tmp_path / "report.html"
-    with _read_only(home) as read_only:
-        monkeypatch.setenv("DIAG_HOME", str(read_only))
-        code = main(["report", str(run_id), "--html", str(out)])
-        err = capsys.readouterr().err
-    assert code == 0, err
-    assert "read-only" in err  # says the recovery was not recorded
-    assert "Status <b>interrupted</b>" in out.read_text()
-    assert Store(home).get_run(run_id)["status"] == "running"
+def test_report_reads_a_store_on_a_read_only_mount():
+    base = Path(tempfile.mkdtemp(prefix="diag-ro-"))  # outside pytest's 0700 tmp: nobody may enter
+    try:
+        base.chmod(0o777)
+        home = base / "store"
+        run_id = _killed_run(home)
+        out = base / "report.html"
+        with _read_only(home) as (read_only, prefix):
+            result = subprocess.run(
+                [*prefix, sys.executable, "-m", "diagnostics", "report", str(run_id), "--html", str(out)],
+                cwd=REPO,
+                env={**os.environ, "DIAG_HOME": str(read_only)},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        assert result.returncode == 0, result.stderr
+        assert "read-only" in result.stderr  # says the recovery was not recorded
+        assert "Status <b>interrupted</b>" in out.read_text()
+        assert Store(home).get_run(run_id)["status"] == "running"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
