@@ -19,10 +19,12 @@ from diagnostics.errors import ConfigError
 
 __all__ = [
     "COMMON_OPTIONS",
+    "INT_RANGES",
     "OPTION_LABELS",
     "TrialConfig",
     "cli_name",
     "dashboard_text",
+    "int_range_problem",
     "option_label",
     "parse_size",
 ]
@@ -158,6 +160,35 @@ def dashboard_text(text: str) -> str:
     return _FLAG.sub(label, str(text))
 
 
+# Ranges of the integer options ---------------------------------------------------------------
+# The one table: ``loaders.validate`` (CLI, library, sweeps) refuses a value outside it with exit 2
+# naming the range, and the dashboard's forms (``form.NUMBER_FIELDS``, ``form.option_problems``)
+# check what was typed against it. Without a high bound a value like 10**20 passes Python and fails
+# inside TensorFlow (int64) or SQLite; the highs are far above any useful trial.
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "epochs": (1, 1000),
+    "steps": (1, 100_000),  # batches per epoch
+    "batch_size": (1, 65_536),
+    "image_size": (8, 4096),  # each side, in pixels
+    "shuffle_buffer": (1, 10_000_000),  # elements
+    "seed": (0, 2**31 - 1),
+    "prefetch": (1, 1024),  # batches (besides none and auto)
+    "num_parallel_calls": (1, 1024),  # besides none and auto
+    "workers": (1, 256),
+    "max_queue_size": (1, 10_000),
+    "memory_budget_bytes": (1, 1 << 40),  # 1 TiB: the bytes must fit SQLite's 64-bit integer
+}
+
+
+def int_range_problem(name: str, value: object) -> str | None:
+    """Why ``value`` is not an allowed ``name`` (an INT_RANGES key), naming the option, else None."""
+    low, high = INT_RANGES[name]
+    if not isinstance(value, bool) and isinstance(value, int) and low <= value <= high:
+        return None
+    kind = "a positive integer" if low == 1 else f"an integer from {low}"
+    return f"{cli_name(name)} must be {kind} up to {high}, not {value!r}"
+
+
 @dataclass(frozen=True)
 class TrialConfig:
     """One trial: dataset, loader and its options, mode and limits.
@@ -256,8 +287,11 @@ def _normalise_knob(name: str, value: str | int) -> str | int:
         if not text.isdigit():
             raise ConfigError(f"{cli_name(name)} must be none, auto or a positive integer, not {value!r}")
         number = int(text)
-    if number < 1:
-        raise ConfigError(f"{cli_name(name)} must be none, auto or a positive integer, not {value!r}")
+    high = INT_RANGES[name][1]
+    if not 1 <= number <= high:
+        raise ConfigError(
+            f"{cli_name(name)} must be none, auto or a positive integer up to {high}, not {value!r}"
+        )
     return number
 
 

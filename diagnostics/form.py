@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from diagnostics.config import COLOR_MODES, INTERPOLATIONS, MODELS, MODES, TrialConfig, option_label
+from diagnostics.config import (
+    COLOR_MODES,
+    INT_RANGES,
+    INTERPOLATIONS,
+    MODELS,
+    MODES,
+    TrialConfig,
+    option_label,
+)
 from diagnostics.units import MiB
 
 __all__ = [
@@ -154,11 +162,9 @@ def option_widget_spec(name: str, kind: str) -> tuple[str, dict[str, Any]]:
         return "selectbox", {"options": choices, "index": choices.index(str(default))}
     if kind == "bool":
         return "checkbox", {"value": default}
-    if kind == "int":
-        # A seed of 0 is meaningful; every other integer option counts something.
-        return "number_input", {"min_value": 0 if name == "seed" else 1, "value": default, "step": 1}
-    if kind == "opt_int":
-        return "number_input", {"min_value": 1, "value": default, "step": 1}
+    if kind in ("int", "opt_int"):
+        low, high = INT_RANGES[name]  # the range loaders.validate checks
+        return "number_input", {"min_value": low, "max_value": high, "value": default, "step": 1}
     if kind == "opt_float":
         return "number_input", {"min_value": 0.0, "value": default, "format": "%.5f"}
     raise ValueError(f"unknown option kind {kind!r}")
@@ -240,9 +246,9 @@ def grid_values(picked: Iterable[Any]) -> list[Any]:
 
 
 # Numbers typed in the forms: labels and ranges ---------------------------------------------
-_EPOCHS = (1, 50)
-_STEPS = (1, 100_000)
-_PIXELS = (8, 4096)  # config.validate's image size limits
+_EPOCHS = INT_RANGES["epochs"]  # the trial options' ranges are config's, as loaders.validate checks
+_STEPS = INT_RANGES["steps"]
+_PIXELS = INT_RANGES["image_size"]
 # Every number field of the dashboard: name -> (label, lowest, highest); None = no bound. The pages
 # label their widgets with ``label(name)``, so the message names the field as the user sees it.
 NUMBER_FIELDS: dict[str, tuple[str, int | None, int | None]] = {
@@ -253,7 +259,7 @@ NUMBER_FIELDS: dict[str, tuple[str, int | None, int | None]] = {
     "width": ("Image width (px)", *_PIXELS),
     "side": ("Image size (px, square)", *_PIXELS),
     # 1 TiB at most: the budget in bytes must fit SQLite's 64-bit integer.
-    "budget": (option_label("memory_budget_bytes"), 64, 1 << 20),
+    "budget": (option_label("memory_budget_bytes"), 64, INT_RANGES["memory_budget_bytes"][1] // MiB),
     "timeout": (option_label("timeout_seconds"), 1, None),
 }
 
@@ -302,13 +308,13 @@ def problems(values: Mapping[str, Any]) -> list[str]:
 
 
 def option_problems(options: Mapping[str, Any]) -> list[str]:
-    """Problems of loader options typed as numbers (their lower bound from ``option_widget_spec``)."""
+    """Problems of loader options typed as numbers (their range from ``option_widget_spec``)."""
     out = []
     for name, kind, label, _ in OPTION_SPECS:
         if name not in options or kind not in ("int", "opt_int", "opt_float"):
             continue
-        low = option_widget_spec(name, kind)[1].get("min_value")
-        problem = number_problem(label, options[name], low, None)
+        bounds = option_widget_spec(name, kind)[1]
+        problem = number_problem(label, options[name], bounds.get("min_value"), bounds.get("max_value"))
         if problem:
             out.append(problem)
     return out

@@ -21,6 +21,7 @@ from plotly.offline import get_plotlyjs
 from diagnostics import charts, outcome, throughput, views
 from diagnostics.config import dashboard_text
 from diagnostics.errors import StoreError
+from diagnostics.queries import live_run
 from diagnostics.units import format_bytes, format_rate, format_seconds
 
 __all__ = ["render_html", "render_scenario_html"]
@@ -52,7 +53,7 @@ def render_html(store: Any, run_ids: list[int]) -> str:
     """The report of ``run_ids`` (one: a run report; two or more: a comparison, then each run)."""
     if not run_ids:
         raise StoreError("a report needs at least one run id")
-    runs = [store.get_run(int(run_id)) for run_id in run_ids]
+    runs = [live_run(store, int(run_id)) for run_id in run_ids]  # a dead runner's run: interrupted
     title = (
         f"Run {views.common.run_label(runs[0])}"  # the label starts with the run's id
         if len(runs) == 1

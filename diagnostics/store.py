@@ -25,8 +25,10 @@ import platform
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -36,7 +38,7 @@ from diagnostics.errors import StoreBusy, StoreError
 from diagnostics.home import DEFAULT_HOME, diag_home
 from diagnostics.host import host_info
 from diagnostics.process import process_create_time
-from diagnostics.schema import _dumps, _loads, migrate
+from diagnostics.schema import SCHEMA_VERSION, _dumps, _loads, migrate
 from diagnostics.status import ACTIVE_STATUSES, ACTIVE_SWEEP_STATUSES, RUN_STATUSES
 
 __all__ = ["DEFAULT_HOME", "OPTION_COLUMNS", "SAMPLE_COLUMNS", "Store", "diag_home"]
@@ -150,16 +152,30 @@ class Store:
     Args:
         home: folder holding ``runs.sqlite`` (and the runner's ``trial.lock``); created if missing.
         busy_timeout_ms: how long a write waits for another writer before StoreError.
+        read_only: read an existing store without ever writing (a read-only mount): SQLite's
+            ``mode=ro`` (``immutable=1`` when no WAL file exists and none can be created); every
+            write raises StoreError.
 
     Raises:
         StoreError: the file is not a SQLite database, is corrupt, locked for longer than the busy
             timeout, from a newer schema, or the folder cannot be created.
     """
 
-    def __init__(self, home: str | os.PathLike | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        home: str | os.PathLike | None = None,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.busy_timeout_ms = busy_timeout_ms
         self.home = diag_home(home).resolve()
         self.path = self.home / "runs.sqlite"
+        self.read_only = read_only
+        if read_only:
+            self._local = threading.local()
+            self._open_read_only()
+            return
         try:
             self.home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -196,8 +212,36 @@ class Store:
 
     # -- connections and error mapping ---------------------------------------------------------
 
+    def _open_read_only(self) -> None:
+        if not self.path.is_file():
+            raise StoreError(f"no store at {self.path}")
+        with self._errors():
+            found = self._conn().execute("PRAGMA user_version").fetchone()[0]
+        if found != SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {found}, this program reads {SCHEMA_VERSION}, "
+                "and it is read-only so it cannot be migrated: open it once where it can be written"
+            )
+
+    def _read_only_conn(self) -> sqlite3.Connection:
+        uri = "file:" + urllib.parse.quote(str(self.path))
+        try:
+            conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=self.busy_timeout_ms / 1000)
+            conn.execute("PRAGMA schema_version").fetchone()  # opens the file (and its WAL)
+        except sqlite3.OperationalError:
+            # A read-only mount without a -shm file: SQLite cannot set up WAL reading. With no -wal
+            # file either, the database file alone holds everything, and immutable reads it.
+            if Path(str(self.path) + "-wal").exists():
+                raise
+            conn = sqlite3.connect(uri + "?immutable=1", uri=True)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        return conn
+
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is None and self.read_only:
+            conn = self._local.conn = self._read_only_conn()
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
             conn.row_factory = sqlite3.Row
@@ -235,6 +279,8 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise StoreError(f"store {self.path} is open read-only: nothing can be written")
         with self._errors():
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")

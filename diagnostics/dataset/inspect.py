@@ -21,6 +21,8 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from diagnostics.dataset.listing import not_regular
+
 __all__ = ["MAX_IMAGE_PIXELS"]
 
 # Pillow format names whose content tf.io.decode_image (TF 2.21) decodes. MPO is a camera JPEG
@@ -73,6 +75,9 @@ def _inspect(path: str) -> _FileInfo | str:
         if os.path.islink(path):
             return f"broken symlink: target {os.readlink(path)!r} does not exist"
         return f"cannot read: {exc.strerror or exc}"
+    special = not_regular(st.st_mode)  # replaced since the listing: opening a FIFO would block
+    if special:
+        return special
     if st.st_size == 0:
         return "empty file (0 bytes)"
     try:

@@ -1,9 +1,11 @@
-"""Tier 1 of a scan: a folder's classes, candidate files with sizes and mtimes, and the files
-its names, links or sizes already rule out. No file is opened.
+"""Tier 1 of a scan: a folder's classes, candidate files with sizes, mtimes and ctimes, and the
+files its names, links or sizes already rule out. No file is opened.
 
 A candidate's extension is one Keras' ``image_dataset_from_directory`` indexes (``.bmp .gif .jpeg
 .jpg .png``, any case). The listing's fingerprint (a hash of every candidate's relpath, class, size
-and mtime) names the folder's state for the verdict cache and the shared verification jobs.
+and mtime) names the dataset: a copy on another machine has the same one. Its ``state`` adds the
+ctimes, which a permission change (chmod, chown, ACL) moves without touching size or mtime: it
+names the folder's state for the verdict cache and the shared verification jobs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import errno
 import hashlib
 import marshal
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -23,7 +26,7 @@ from diagnostics.dataset.result import SUMMARY_CAP
 from diagnostics.dataset.roots import _is_hidden
 from diagnostics.errors import DatasetError
 
-__all__ = ["Listing", "list_folder"]
+__all__ = ["Listing", "list_folder", "not_regular"]
 
 
 def _bad_name(name: str) -> bool:
@@ -85,12 +88,40 @@ def _walk_class(class_dir: str, root: str, bad: list[dict[str, str]], notes: lis
 
 _LAST4 = itemgetter(slice(-4, None))
 _REL, _SIZE = itemgetter(0), itemgetter(2)
+_IDENTITY, _CTIME = itemgetter(0, 1, 2, 3), itemgetter(4)
 
 
 def _fingerprint_bytes(files: list[tuple[str, int, int, int]]) -> bytes:
     """The (relpath, class, size, mtime_ns) list as bytes to hash: marshal format 2 (no object
     references, so the bytes depend on the values alone) is one C pass, twice as fast as repr."""
     return marshal.dumps(files, 2)
+
+
+def _digests(files: list[tuple[str, int, int, int, int]]) -> tuple[str, str]:
+    """(fingerprint, state) of the files list: the state is the fingerprint plus every ctime."""
+    fingerprint = hashlib.sha1(_fingerprint_bytes(list(map(_IDENTITY, files)))).hexdigest()
+    ctimes = marshal.dumps(list(map(_CTIME, files)), 2)
+    return fingerprint, hashlib.sha1(fingerprint.encode() + ctimes).hexdigest()
+
+
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def not_regular(mode: int) -> str | None:
+    """Why a file of this ``st_mode`` cannot be an image (a FIFO, socket, device), else None.
+
+    Such a file has size 0 and opening a FIFO blocks: it must be named for what it is, not read.
+    """
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in _SPECIAL if test(mode)), "a special file")
+    return f"{kind}, not a regular file: the loaders cannot read it"
 
 
 def _extension(name: str) -> str:
@@ -109,8 +140,8 @@ def _follows_to_dir(entry: os.DirEntry[str]) -> bool:
 class Listing:
     """What names and sizes alone tell about a folder: no file is opened.
 
-    ``files`` are the candidates verification reads: (relpath, class_index, size, mtime_ns),
-    sorted by relpath; ``counts``/``num_files``/``total_bytes`` are theirs. ``extensions`` counts
+    ``files`` are the candidates verification reads: (relpath, class_index, size, mtime_ns,
+    ctime_ns), sorted by relpath; ``counts``/``num_files``/``total_bytes`` are theirs. ``extensions`` counts
     every file in the class folders. ``bad_files`` are those refused by name or link alone
     (extension, undecodable name, symlink escaping the root, broken or looping link, 0 bytes).
     """
@@ -121,8 +152,9 @@ class Listing:
     extensions: dict[str, int]
     total_bytes: int
     num_files: int
-    files: list[tuple[str, int, int, int]]
+    files: list[tuple[str, int, int, int, int]]
     fingerprint: str
+    state: str  # the fingerprint plus the ctimes: what the verdict cache and the jobs key on
     notes: list[dict[str, str]] = field(default_factory=list)
     bad_files: list[dict[str, str]] = field(default_factory=list)
 
@@ -143,8 +175,8 @@ class Listing:
         }
 
 
-def _classify(rel: str, entry: os.DirEntry[str], root: str) -> tuple[int, int] | str:
-    """(size, mtime_ns) of a candidate, or why its name, link or size already rule it out."""
+def _classify(rel: str, entry: os.DirEntry[str], root: str) -> tuple[int, int, int] | str:
+    """(size, mtime_ns, ctime_ns) of a candidate, or why its name, link or size already rule it out."""
     if _bad_name(rel):
         return "file name is not valid UTF-8"
     ext = os.path.splitext(rel)[1].lower()
@@ -154,21 +186,24 @@ def _classify(rel: str, entry: os.DirEntry[str], root: str) -> tuple[int, int] |
             f"(they read {' '.join(IMAGE_EXTENSIONS)}): skipped"
         )
     is_link = entry.is_symlink()
-    if is_link:
-        target = os.path.realpath(entry.path)
-        if not (target == root or target.startswith(root + os.sep)):
-            return f"symlink points outside the dataset folder (to {target})"
     try:
-        st = entry.stat()
+        st = entry.stat()  # follows a link: a broken one is broken, wherever it pointed
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return "symlink loop: the link cannot be resolved"
         if is_link:
             return f"broken symlink: target {os.readlink(entry.path)!r} does not exist"
         return f"cannot read: {exc.strerror or exc}"
+    if is_link:
+        target = os.path.realpath(entry.path)
+        if not (target == root or target.startswith(root + os.sep)):
+            return f"symlink points outside the dataset folder (to {target})"
+    special = not_regular(st.st_mode)
+    if special:
+        return special
     if st.st_size == 0:
         return "empty file (0 bytes)"
-    return st.st_size, st.st_mtime_ns
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def list_folder(folder: str | os.PathLike[str]) -> Listing:
@@ -209,7 +244,7 @@ def list_folder(folder: str | os.PathLike[str]) -> Listing:
             f"Dataset folder {given} has no class subfolders (one subfolder per class expected)"
         )
 
-    files: list[tuple[str, int, int, int]] = []
+    files: list[tuple[str, int, int, int, int]] = []
     extensions: Counter[str] = Counter()
     counts = dict.fromkeys(class_dirs, 0)
     ext_counts: Counter[str] = Counter()
@@ -222,7 +257,7 @@ def list_folder(folder: str | os.PathLike[str]) -> Listing:
             # else, in one comprehension: a 100k-file re-scan is mostly this.
             try:
                 found = [
-                    (e.path[cut:], class_index, (st := e.stat()).st_size, st.st_mtime_ns)
+                    (e.path[cut:], class_index, (st := e.stat()).st_size, st.st_mtime_ns, st.st_ctime_ns)
                     for e in entries
                     if e.is_file(follow_symlinks=False)
                     and (name := e.name.lower()).endswith(IMAGE_EXTENSIONS)
@@ -252,7 +287,7 @@ def list_folder(folder: str | os.PathLike[str]) -> Listing:
                     shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                     bad.append({"path": shown, "reason": verdict})
                     continue
-                files.append((rel, class_index, verdict[0], verdict[1]))
+                files.append((rel, class_index, *verdict))
                 n += 1
         counts[cls] = n
     if "jpeg" in fast_ext:
@@ -260,7 +295,7 @@ def list_folder(folder: str | os.PathLike[str]) -> Listing:
     extensions.update(ext_counts)
     extensions.update(fast_ext)
     files.sort(key=itemgetter(0))  # relpaths are unique: comparing them alone is enough
-    digest = hashlib.sha1(_fingerprint_bytes(files))
+    fingerprint, state = _digests(files)
     if not files:
         first = f" (first: {bad[0]['path']}: {bad[0]['reason']})" if bad else ""
         raise DatasetError(
@@ -276,7 +311,8 @@ def list_folder(folder: str | os.PathLike[str]) -> Listing:
         total_bytes=sum(map(_SIZE, files)),
         num_files=len(files),
         files=files,
-        fingerprint=digest.hexdigest(),
+        fingerprint=fingerprint,
+        state=state,
         notes=notes,
         bad_files=bad,
     )

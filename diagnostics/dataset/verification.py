@@ -2,7 +2,7 @@
 cached on disk (``diagnostics.dataset.cache``) so an unchanged folder is never re-read; and the
 background job sessions share.
 
-``verify`` reads the files whose (relpath, size, mtime_ns) verdict is not in the cache in a
+``verify`` reads the files whose (relpath, size, mtime_ns, ctime_ns) verdict is not in the cache in a
 process pool (``_verify_chunk`` of ``diagnostics.dataset.inspect`` per chunk).
 ``start_verification`` runs it in a background thread shared by everyone asking for the same
 folder state; ``scan`` is list + verify in one call. A run stores ``scan_summary`` (bounded size),
@@ -71,14 +71,14 @@ def verify(
 ) -> ScanResult:
     """Tier 2: open, verify and load every candidate not already verified in the cache.
 
-    Files whose (relpath, size, mtime_ns) match the cache under ``$DIAG_HOME/scan_cache/`` are
-    not opened; the rest are read in a process pool of ``workers`` (default: all cores) in
+    Files whose (relpath, size, mtime_ns, ctime_ns) match the cache under
+    ``$DIAG_HOME/scan_cache/`` are not opened (a chmod moves the ctime: verified again); the rest are read in a process pool of ``workers`` (default: all cores) in
     chunks. ``on_progress(done, total, bad_so_far)`` is called as chunks finish;
     ``should_stop()`` returning True stops with a DatasetError (verdicts so far stay cached).
     """
     cache = ScanCache(home, listing.root)
     try:
-        snapshot = cache.load_snapshot(listing.fingerprint)
+        snapshot = cache.load_snapshot(listing.state)
         if snapshot is not None and len(snapshot) == listing.num_files:
             if on_progress is not None:
                 bad = len(listing.bad_files) + sum(isinstance(v, str) for v in snapshot)
@@ -86,26 +86,26 @@ def verify(
             return _assemble(listing, snapshot)
         known = cache.load()
         verdicts: dict[str, Any] = {}
-        todo: list[tuple[str, int, int]] = []
-        for rel, _, size, mtime_ns in listing.files:
+        todo: list[tuple[str, int, int, int]] = []
+        for rel, _, size, mtime_ns, ctime_ns in listing.files:
             hit = known.pop(rel, None)
-            if hit is not None and hit[0] == size and hit[1] == mtime_ns:
-                verdicts[rel] = hit[2]
+            if hit is not None and hit[:3] == (size, mtime_ns, ctime_ns):
+                verdicts[rel] = hit[3]
             else:
-                todo.append((rel, size, mtime_ns))
+                todo.append((rel, size, mtime_ns, ctime_ns))
         cache.forget(list(known))  # files gone from the folder
         total = listing.num_files
         bad_so_far = len(listing.bad_files) + sum(isinstance(v, str) for v in verdicts.values())
         if on_progress is not None:
             on_progress(len(verdicts), total, bad_so_far)
-        pending: list[tuple[str, int, int, Any]] = []
+        pending: list[tuple[str, int, int, int, Any]] = []
 
-        def record(batch: list[tuple[str, int, int]], results: list[Any]) -> None:
+        def record(batch: list[tuple[str, int, int, int]], results: list[Any]) -> None:
             nonlocal bad_so_far
-            for (rel, size, mtime_ns), verdict in zip(batch, results, strict=True):
-                verdicts[rel] = verdict
+            for key, verdict in zip(batch, results, strict=True):
+                verdicts[key[0]] = verdict
                 bad_so_far += isinstance(verdict, str)
-                pending.append((rel, size, mtime_ns, verdict))
+                pending.append((*key, verdict))
             if len(pending) >= CACHE_WRITE_EVERY:
                 cache.store(pending)
                 pending.clear()
@@ -122,12 +122,12 @@ def verify(
             for batch in _chunks(todo, 64):
                 if should_stop is not None and should_stop():
                     stop_now()
-                record(batch, _verify_chunk(listing.root, [rel for rel, _, _ in batch]))
+                record(batch, _verify_chunk(listing.root, [key[0] for key in batch]))
         elif todo:
             _verify_in_pool(listing.root, todo, workers, record, should_stop, stop_now)
         cache.store(pending)
         ordered = [verdicts[f[0]] for f in listing.files]
-        cache.save_snapshot(listing.fingerprint, ordered)
+        cache.save_snapshot(listing.state, ordered)
     finally:
         cache.close()
     return _assemble(listing, ordered)
@@ -140,7 +140,7 @@ def _verify_in_pool(root, todo, workers, record, should_stop, stop_now) -> None:
     size = max(8, min(256, len(todo) // (workers * 16) or 8))
     batches = _chunks(todo, size)
     with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-        futures = {pool.submit(_verify_chunk, root, [rel for rel, _, _ in b]): b for b in batches}
+        futures = {pool.submit(_verify_chunk, root, [key[0] for key in b]): b for b in batches}
         remaining = set(futures)
         try:
             while remaining:
@@ -166,7 +166,7 @@ def _assemble(listing: Listing, verdicts: list[Any]) -> ScanResult:
         good: list[tuple] = verdicts
     else:
         files, sizes, good = [], [], []
-        for (rel, class_index, _, _), verdict in zip(listing.files, verdicts, strict=True):
+        for (rel, class_index, *_), verdict in zip(listing.files, verdicts, strict=True):
             if verdict.__class__ is str:
                 bad.append({"path": rel, "reason": verdict})
                 continue
@@ -306,14 +306,14 @@ def start_verification(
 ) -> VerificationJob:
     """List now (DatasetError at once for an unusable folder), verify in the background.
 
-    One job per (root, fingerprint, home) in this process: sessions and the runner that ask for
-    the same folder state share it; a changed folder gets a new job (which re-reads only what
+    One job per (root, state, home) in this process: sessions and the runner that ask for
+    the same folder state share it; a changed folder (a chmod too) gets a new job (which re-reads only what
     changed, thanks to the cache).
     """
     listing = list_folder(folder)
     from diagnostics.home import diag_home
 
-    key = (listing.root, listing.fingerprint, str(diag_home(home).resolve()))
+    key = (listing.root, listing.state, str(diag_home(home).resolve()))
     with _JOBS_LOCK:
         job = _JOBS.get(key)
         if job is not None and not (job.finished and job.error is not None):

@@ -27,11 +27,13 @@ from diagnostics.config import (
     COLOR_MODES,
     COMMON_OPTIONS,
     DTYPES,
+    INT_RANGES,
     INTERPOLATIONS,
     MODELS,
     MODES,
     TrialConfig,
     cli_name,
+    int_range_problem,
 )
 from diagnostics.errors import ConfigError
 
@@ -64,11 +66,12 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"{cli_name(name)} must be one of {', '.join(choices)}, not {value!r}")
 
 
-def _positive_int(name: str, value: Any, allow_none: bool = False) -> None:
+def _in_range(name: str, value: Any, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{cli_name(name)} must be a positive integer, not {value!r}")
+    problem = int_range_problem(name, value)
+    if problem:
+        raise ConfigError(problem)
 
 
 def validate(config: TrialConfig) -> TrialConfig:
@@ -84,20 +87,30 @@ def validate(config: TrialConfig) -> TrialConfig:
     _choice("augmentation", config.augmentation, AUGMENTATIONS)
     _choice("color_mode", config.color_mode, COLOR_MODES)
     _choice("interpolation", config.interpolation, INTERPOLATIONS)
-    _positive_int("epochs", config.epochs)
-    _positive_int("steps", config.steps, allow_none=True)
-    _positive_int("batch_size", config.batch_size)
-    _positive_int("shuffle_buffer", config.shuffle_buffer, allow_none=True)
-    _positive_int("workers", config.workers)
-    _positive_int("max_queue_size", config.max_queue_size)
-    if len(config.image_size) != 2 or not all(8 <= v <= 4096 for v in config.image_size):
-        raise ConfigError(f"--image-size must be two sizes between 8 and 4096, not {config.image_size!r}")
+    _in_range("epochs", config.epochs)
+    _in_range("steps", config.steps, allow_none=True)
+    _in_range("batch_size", config.batch_size)
+    _in_range("shuffle_buffer", config.shuffle_buffer, allow_none=True)
+    _in_range("seed", config.seed)
+    _in_range("workers", config.workers)
+    _in_range("max_queue_size", config.max_queue_size)
+    low, high = INT_RANGES["image_size"]
+    if len(config.image_size) != 2 or not all(low <= v <= high for v in config.image_size):
+        raise ConfigError(
+            f"--image-size must be two sizes between {low} and {high}, not {config.image_size!r}"
+        )
     if config.model == "mobilenet_v2" and (config.color_mode != "rgb" or min(config.image_size) < 32):
         raise ConfigError("--model mobilenet_v2 needs --color-mode rgb and an --image-size of at least 32 32")
     if config.validation_split is not None and not 0.0 < config.validation_split < 1.0:
         raise ConfigError(f"--validation-split must be between 0 and 1, not {config.validation_split!r}")
-    if config.memory_budget_bytes is not None:
-        _positive_int("memory_budget_bytes", config.memory_budget_bytes)
+    if config.memory_budget_bytes is not None and int_range_problem(
+        "memory_budget_bytes", config.memory_budget_bytes
+    ):
+        high = INT_RANGES["memory_budget_bytes"][1]
+        raise ConfigError(
+            f"--memory-budget must be a size from 1 byte up to {high >> 30}GiB (1 TiB), "
+            f"not {config.memory_budget_bytes!r} bytes"
+        )
     if config.timeout_seconds is not None and not config.timeout_seconds > 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, not {config.timeout_seconds!r}")
     if not 1 <= config.sample_hz <= 200:

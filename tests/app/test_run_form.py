@@ -18,7 +18,7 @@ FAKE_WORKER = REPO / "tests" / "fakes" / "fake_worker.py"
     ("key", "value", "field", "allowed"),
     [
         ("run_epochs", -3, "Epochs", "enter 1 to 50"),
-        ("batch_size", 0, "Batch size", "enter 1 or more"),
+        ("batch_size", 0, "Batch size", "enter 1 to 65536"),
         ("run_h", 100000, "Image height (px)", "enter 8 to 4096"),
         ("run_budget", 10, "Memory budget (MiB)", "enter 64 to 1048576"),
         ("run_budget", 0, "Memory budget (MiB)", "enter 64 to 1048576"),  # was "empty": 80% of RAM
