@@ -255,7 +255,8 @@ def _run_section(store: Any, run: dict[str, Any], *, heading: bool) -> str:
 
 
 def _comparison(store: Any, runs: list[dict[str, Any]]) -> str:
-    labels = {run["id"]: views.common.run_label(run) for run in runs}
+    labels = views.common.run_labels(runs)
+    colours = {labels[r["id"]]: charts.run_colour(r["id"]) for r in runs}
     parts = ["<h2>Side by side</h2>"]
     rows = []
     for run in runs:
@@ -264,9 +265,9 @@ def _comparison(store: Any, runs: list[dict[str, Any]]) -> str:
         rows.append(row)
     parts.append(_table(rows))
     memory = {labels[r["id"]]: (store.samples(r["id"]), r.get("t_ready")) for r in runs}
-    parts.append(_figure(charts.compare_memory_figure(memory)))
+    parts.append(_figure(charts.compare_memory_figure(memory, colours=colours)))
     epochs = views.compare.epochs_frame({labels[r["id"]]: r.get("summary") for r in runs})
-    parts.append(_figure(charts.compare_throughput_figure(epochs)))
+    parts.append(_figure(charts.compare_throughput_figure(epochs, colours=colours)))
     attributions = {labels[r["id"]]: (r.get("summary") or {}).get("attribution") for r in runs}
     parts.append(_figure(charts.compare_attribution_figure(attributions)))
     parts.append(

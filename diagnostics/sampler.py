@@ -7,6 +7,8 @@ thread that waits for the worker. One sample must stay cheap on a loaded 2-core 
   ``tree_refresh_seconds``, because ``children(recursive=True)`` walks every process on the host;
 - each known process is then read through ``psutil.Process.oneshot()`` (one read of
   ``/proc/<pid>/stat``, ``statm`` and ``status`` each) plus a listing of ``/proc/<pid>/fd``;
+- a process whose address space the kernel has already released (exiting, not yet a zombie:
+  ``/proc/<pid>/statm`` reads all zeros) counts as gone, so a run never ends on a 0-byte sample;
 - the main worker's ``VmHWM`` (its kernel-kept RSS high-water mark) is read from
   ``/proc/<pid>/status`` on each sample, so the last sample still carries the true peak when the
   worker is killed before it can report its own.
@@ -72,7 +74,11 @@ class TreeSampler:
         self._procs = current
 
     def sample(self) -> dict[str, Any] | None:
-        """One sample of the tree; None when the root process is gone (or a zombie)."""
+        """One sample of the tree; None when the root process is gone, a zombie or exiting.
+
+        A process of the tree that is exiting (no address space left) is left out, as a gone one
+        is: its zero bytes are not a measurement.
+        """
         now = time.monotonic()
         if now - self._last_refresh >= self.tree_refresh_seconds:
             self._refresh_tree(now)
@@ -85,7 +91,14 @@ class TreeSampler:
                 with proc.oneshot():
                     if proc.status() == psutil.STATUS_ZOMBIE:
                         raise psutil.ZombieProcess(pid)
-                    rss = proc.memory_info().rss
+                    memory = proc.memory_info()
+                    if memory.vms == 0:
+                        # Exiting: the kernel has dropped the address space (exit_mm) and is
+                        # freeing it, tens of ms for a worker holding a cached dataset, before the
+                        # task turns zombie; meanwhile statm reads all zeros. A user process that
+                        # still runs always maps something, so this is a process that has gone.
+                        raise psutil.NoSuchProcess(pid)
+                    rss = memory.rss
                     n_threads = proc.num_threads()
                     times = proc.cpu_times()
                 try:

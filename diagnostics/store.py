@@ -535,16 +535,23 @@ class Store:
         return self._snapshots("composition", run_id)
 
     def samples(self, run_id: int) -> pd.DataFrame:
+        """The run's samples in time order, without the 0-byte samples of an exiting worker.
+
+        Samplers before issue 18 stored a sample read while the kernel freed the exiting worker's
+        memory (0 bytes, and 0 for a child exiting with it); a process that has gone is not a
+        sample, so those are left out here, as the sampler now leaves them out.
+        """
         rows = self._query(
             "SELECT t, rss_bytes, main_rss_bytes, processes, fds, threads, cpu_percent, vmhwm_bytes"
-            " FROM samples WHERE run_id = ? ORDER BY t, rowid",
+            " FROM samples WHERE run_id = ? AND IFNULL(rss_bytes, -1) != 0"
+            " AND IFNULL(main_rss_bytes, -1) != 0 ORDER BY t, rowid",
             (run_id,),
         )
         records = []
         for row in rows:
             record = dict(row)
             procs = _loads(record["processes"]) or {}
-            record["processes"] = {int(pid): rss for pid, rss in procs.items()}
+            record["processes"] = {int(pid): rss for pid, rss in procs.items() if rss != 0}
             records.append(record)
         return pd.DataFrame.from_records(records, columns=list(SAMPLE_COLUMNS))
 

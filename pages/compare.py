@@ -35,7 +35,8 @@ if len(picked) < 2:
 
 with user_errors():
     runs = {run_id: store.get_run(run_id) for run_id in picked}
-    labels = {run_id: views.common.run_label(run) for run_id, run in runs.items()}
+    labels = views.common.run_labels(runs.values())
+    colours = {labels[i]: charts.run_colour(i) for i in runs}
 
     table = pd.DataFrame([views.compare.compare_row(run, labels[i]) for i, run in runs.items()])
     st.dataframe(
@@ -46,9 +47,9 @@ with user_errors():
     )
 
     memory = {labels[i]: (store.samples(i), run.get("t_ready")) for i, run in runs.items()}
-    plot(charts.compare_memory_figure(memory), key="cmp_memory")
+    plot(charts.compare_memory_figure(memory, colours=colours), key="cmp_memory")
     epochs = views.compare.epochs_frame({labels[i]: run.get("summary") for i, run in runs.items()})
-    plot(charts.compare_throughput_figure(epochs), key="cmp_throughput")
+    plot(charts.compare_throughput_figure(epochs, colours=colours), key="cmp_throughput")
     _xray.compare_section({labels[i]: run for i, run in runs.items()})
 
     st.subheader("Configuration")

@@ -14,7 +14,7 @@ from diagnostics.charts.dataset import class_counts_figure, formats_figure, pixe
 from diagnostics.charts.logs import log_timeline_figure
 from diagnostics.charts.model import memory_model_figure
 from diagnostics.charts.run import memory_throughput_figure
-from diagnostics.charts.style import MAX_POINTS, epoch_marks
+from diagnostics.charts.style import MAX_POINTS, epoch_marks, run_colour
 from diagnostics.charts.sweep import pareto_figure
 from diagnostics.charts.xray import (
     KIND_COLOURS,
@@ -43,4 +43,5 @@ __all__ = [
     "memory_throughput_figure",
     "pareto_figure",
     "pixel_size_figure",
+    "run_colour",
 ]

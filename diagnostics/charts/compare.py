@@ -14,9 +14,15 @@ __all__ = ["compare_memory_figure", "compare_throughput_figure"]
 
 
 def compare_memory_figure(
-    runs: Mapping[str, tuple[pd.DataFrame, float | None]], *, height: int = 480
+    runs: Mapping[str, tuple[pd.DataFrame, float | None]],
+    *,
+    colours: Mapping[str, str] | None = None,
+    height: int = 480,
 ) -> go.Figure:
-    """Tree RSS of several runs overlaid, each aligned at its own ``ready`` (x = 0)."""
+    """Tree RSS of several runs overlaid, each aligned at its own ``ready`` (x = 0).
+
+    ``colours`` maps a label to its run's colour (``style.run_colour``), so a run keeps it.
+    """
     fig = go.Figure()
     for i, (label, (samples, t_ready)) in enumerate(runs.items()):
         if samples is None or samples.empty:
@@ -29,7 +35,7 @@ def compare_memory_figure(
                 y=frame["rss_bytes"] / MiB,
                 name=label,
                 mode="lines",
-                line=dict(color=PALETTE[i % len(PALETTE)], width=2),
+                line=dict(color=_colour(colours, label, i), width=2),
                 hovertemplate="%{y:,.1f} MiB",
             )
         )
@@ -42,7 +48,9 @@ def compare_memory_figure(
     return layout(fig, height=height, title="Memory, aligned at ready")
 
 
-def compare_throughput_figure(epochs: pd.DataFrame, *, height: int = 420) -> go.Figure:
+def compare_throughput_figure(
+    epochs: pd.DataFrame, *, colours: Mapping[str, str] | None = None, height: int = 420
+) -> go.Figure:
     """Grouped bars: images/s per epoch for each run (``epochs`` from ``views.compare.epochs_frame``)."""
     if epochs is None or epochs.empty:
         return empty("No completed epochs to compare.", height=height)
@@ -53,7 +61,7 @@ def compare_throughput_figure(epochs: pd.DataFrame, *, height: int = 420) -> go.
                 x=[f"epoch {e}" for e in group["epoch"]],
                 y=group["images_per_second"],
                 name=str(label),
-                marker_color=PALETTE[i % len(PALETTE)],
+                marker_color=_colour(colours, str(label), i),
                 text=[f"{v:,.0f}" if pd.notna(v) else "" for v in group["images_per_second"]],
                 textposition="outside",
                 cliponaxis=False,
@@ -66,3 +74,7 @@ def compare_throughput_figure(epochs: pd.DataFrame, *, height: int = 420) -> go.
     layout(fig, height=height, title="Throughput per epoch")
     fig.update_layout(hovermode="closest")
     return fig
+
+
+def _colour(colours: Mapping[str, str] | None, label: str, i: int) -> str:
+    return (colours or {}).get(label) or PALETTE[i % len(PALETTE)]

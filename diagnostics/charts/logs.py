@@ -8,7 +8,14 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from diagnostics.charts.style import PALETTE, add_epoch_marks, empty, epoch_marks, layout
+from diagnostics.charts.style import (
+    NARROW_PLOT_FACTOR,
+    PALETTE,
+    add_epoch_marks,
+    empty,
+    epoch_marks,
+    layout,
+)
 
 __all__ = ["log_timeline_figure"]
 
@@ -58,8 +65,13 @@ def log_timeline_figure(
                 )
             )
     marks = epoch_marks(events, t_ready)
-    add_epoch_marks(fig, marks, (marks[-1][0] - marks[0][0]) * 1.3 if len(marks) > 1 else None)
-    fig.update_xaxes(title_text="seconds since ready (s)")
+    # Label spacing is a share of the axis shown, so the axis is set here, not left to autorange
+    # (log lines from the imports can stretch it far past the epochs).
+    xs = [x for trace in fig.data for x in trace.x] + [x for x, _ in marks]
+    pad = 0.03 * max(max(xs) - min(xs), 0.1)
+    x_range = (min(xs) - pad, max(xs) + pad)
+    add_epoch_marks(fig, marks, (x_range[1] - x_range[0]) * NARROW_PLOT_FACTOR)
+    fig.update_xaxes(title_text="seconds since ready (s)", range=list(x_range))
     fig.update_yaxes(title_text=None, automargin=True)
     layout(fig, height=max(height, 80 + 40 * (len(groups) + 1)))
     fig.update_layout(hovermode="closest", margin=dict(t=40))

@@ -48,8 +48,11 @@ def memory_throughput_figure(
     if samples is None or samples.empty:
         return empty("No memory samples yet: the trial is queued or starting.", height=height)
     t0 = ready_time(events, t_ready)
-    if t0 is None:
+    ready = t0 is not None
+    if not ready:
+        # Stopped before ready (a budget kill while importing): no RSS at ready, so no baseline.
         t0 = float(samples["t"].iloc[0])
+        baseline_bytes = None
     frame = thin(samples.sort_values("t").reset_index(drop=True))
     x = frame["t"] - t0
 
@@ -151,6 +154,20 @@ def memory_throughput_figure(
             row=2,
             col=1,
         )
+    else:
+        # plotly draws no axis of a panel without a trace, and the time axis is this panel's.
+        fig.add_trace(
+            go.Scatter(x=[0.0], y=[None], mode="lines", showlegend=False, hoverinfo="skip"), row=2, col=1
+        )
+        fig.add_annotation(
+            text="no training steps measured",
+            xref="x2 domain",
+            yref="y2 domain",
+            x=0.5,
+            y=0.5,
+            showarrow=False,
+            font=dict(size=12, color="#6b7280"),
+        )
     means = epoch_means(events, t0)
     if means:
         xs, ys = [], []
@@ -188,7 +205,8 @@ def memory_throughput_figure(
         col=1,
     )
     fig.update_yaxes(title_text="throughput (images/s)", rangemode="tozero", row=2, col=1)
-    fig.update_xaxes(title_text="seconds since ready (s)", row=2, col=1)
+    time_title = "seconds since ready (s)" if ready else "seconds since the first sample (s)"
+    fig.update_xaxes(title_text=time_title, row=2, col=1)
     layout(fig, height=height, title=title)
     # One legend per panel, to the right of it, so each names only the lines beside it.
     for trace in fig.data:

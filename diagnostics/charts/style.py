@@ -30,6 +30,7 @@ __all__ = [
     "epoch_marks",
     "layout",
     "ready_time",
+    "run_colour",
     "thin",
     "x_window",
 ]
@@ -49,6 +50,12 @@ LEGEND_MARGIN = 300
 # The per-run figures keep a LEGEND_MARGIN legend on the right: on the page the plot is about
 # 600 px, not the 1100 px the epoch labels' spacing assumes.
 NARROW_PLOT_FACTOR = 1.8
+
+
+def run_colour(run_id: int) -> str:
+    """A run's colour on every comparison, whatever else is selected: keyed by its id."""
+    return PALETTE[int(run_id) % len(PALETTE)]
+
 
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 

@@ -26,6 +26,7 @@ __all__ = [
     "leak_verdict_text",
     "run_choices",
     "run_label",
+    "run_labels",
     "sorted_findings",
     "throughput_help",
     "trials_ahead_text",
@@ -82,6 +83,25 @@ def run_label(run: Mapping[str, Any]) -> str:
     label = f"#{run.get('id')} {loader}"
     changed = _short_changes(config)
     return f"{label} · {changed}" if changed else label
+
+
+def run_labels(runs: Iterable[Mapping[str, Any]]) -> dict[int, str]:
+    """{run id: '#12 keras_directory · cache=memory, shuffle=True'} for runs shown together: each
+    label names every option whose value differs between them (the loader is in the label)."""
+    runs = list(runs)
+    configs = [run.get("config") or {} for run in runs]
+    keys = list(dict.fromkeys(k for config in configs for k in config if k not in ("extra", "loader")))
+    differ = [k for k in keys if len({format_value(c.get(k)) for c in configs}) > 1]
+    labels = {}
+    for run, config in zip(runs, configs, strict=True):
+        loader = run.get("loader") or config.get("loader") or "?"
+        parts = [f"{k}={_label_value(k, config.get(k))}" for k in differ]
+        labels[int(run["id"])] = f"#{run.get('id')} {loader}" + (f" · {', '.join(parts)}" if parts else "")
+    return labels
+
+
+def _label_value(key: str, value: Any) -> str:
+    return Path(str(value)).name if key == "dataset" and value else format_value(value)
 
 
 def _short_changes(config: Mapping[str, Any]) -> str:

@@ -151,3 +151,33 @@ def test_pareto_stays_readable_when_one_point_is_100x_the_others():
     marked = charts.pareto_figure(points.assign(stable=points["id"] != 3, on_front=points["id"] == 1))
     assert list(_trace(marked, "timing too short").y) == [100_750]
     assert 100_750 not in list(_trace(marked, "dominated").y)
+
+
+def test_a_run_stopped_before_ready_has_no_baseline_and_keeps_its_time_axis():
+    # A budget kill while importing: the summary's "baseline" is the first sample (28 MiB).
+    samples = pd.DataFrame(
+        [{"t": 10 + i * 0.02, "rss_bytes": (28 + 8 * i) * MIB, "main_rss_bytes": (28 + 8 * i) * MIB,
+          "processes": {"77": (28 + 8 * i) * MIB}} for i in range(150)]
+    )  # fmt: skip
+    events = pd.DataFrame(columns=["t", "kind", "data"])
+    fig = charts.memory_throughput_figure(
+        samples, events, baseline_bytes=28 * MIB, budget_bytes=1200 * MIB, peak_bytes=1220 * MIB
+    )
+    assert not [t for t in fig.data if "baseline" in (t.name or "")]
+    # The titled time axis is the throughput panel's: plotly draws it only with a trace on it.
+    assert fig.layout.xaxis2.title.text == "seconds since the first sample (s)"
+    assert [t for t in fig.data if t.xaxis == "x2"]
+
+
+def test_epoch_labels_of_a_fast_run_never_overlap_on_the_log_timeline():
+    # Epochs of 0.1 s, log lines from the imports 8 s before ready: the axis spans 8 s.
+    _, events = run_frames(epochs=4, seconds_per_epoch=0.1)
+    group = {"template": "a log line", "known": True, "times": [92.0, 95.0, 100.05, 100.3]}
+    fig = charts.log_timeline_figure([group], events, 100.0)
+    labels = [a for a in fig.layout.annotations if (a.text or "").startswith("epoch")]
+    assert labels
+    shown = fig.layout.xaxis.range or (-8.0, 0.3)  # autorange spans the log lines at least
+    span = shown[1] - shown[0]
+    for row in {a.yshift for a in labels}:
+        xs = sorted(a.x for a in labels if a.yshift == row)
+        assert all(b - a >= 0.05 * span for a, b in zip(xs, xs[1:], strict=False)), (row, xs, span)

@@ -355,3 +355,22 @@ def test_history_reads_sweep_runs_apart_by_the_options_that_differ(store):
     assert "batch_size" in table.columns and "cache" in table.columns
     assert "dtype" not in table.columns  # the same in every run: no column
     assert list(table["batch_size"]) == [32, 64, 32] and list(table["cache"]) == ["memory", "none", "none"]
+
+
+def test_a_sample_of_an_exiting_worker_stored_by_an_older_sampler_is_not_read(store):
+    # Before the sampler left exiting processes out, a run could end on a sample read while the
+    # kernel freed the worker's memory: 0 bytes for the worker (and for a child exiting with it).
+    run_id = store.create_run(_config(cache="memory", shuffle=True), SCAN)
+    live = {"rss_bytes": 900, "main_rss_bytes": 800, "processes": {41: 800, 42: 100}, "fds": 7}
+    store.add_samples(
+        run_id,
+        [
+            {"t": 1.0, **live},
+            {"t": 2.0, **live, "rss_bytes": 800, "processes": {41: 800, 42: 0}},
+            {"t": 3.0, **live, "rss_bytes": 0, "main_rss_bytes": 0, "processes": {41: 0}},
+        ],
+    )
+    samples = store.samples(run_id)
+    assert list(samples["t"]) == [1.0, 2.0]
+    assert samples["rss_bytes"].min() > 0
+    assert samples["processes"].iloc[1] == {41: 800}  # the exiting child is left out, as gone

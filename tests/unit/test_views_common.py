@@ -39,3 +39,42 @@ def test_config_diff_marks_the_options_that_differ():
     diff = views.common.config_diff({"a": {"x": 1, "y": 2}, "b": {"x": 1, "y": 3}})
     assert diff.iloc[0].to_dict() == {"option": "y", "a": "2", "b": "3", "differs": True}
     assert not diff.iloc[1]["differs"]
+
+
+def _compared(ids_configs):
+    return [
+        {"id": i, "loader": "keras_directory", "config": {"loader": "keras_directory", **c}}
+        for i, c in ids_configs
+    ]
+
+
+def test_compare_labels_name_every_option_that_differs():
+    runs = _compared(
+        [
+            (1, {"cache": "none", "shuffle": False, "epochs": 3}),
+            (2, {"cache": "memory", "shuffle": True, "epochs": 3}),
+        ]
+    )
+    labels = views.common.run_labels(runs)
+    assert labels == {
+        1: "#1 keras_directory · cache=none, shuffle=False",
+        2: "#2 keras_directory · cache=memory, shuffle=True",
+    }
+
+
+def test_a_run_keeps_its_colour_whatever_else_is_compared():
+    from diagnostics import charts
+    from tests.synthetic import run_frames
+
+    samples, _ = run_frames()
+    runs = {i: {"cache": c} for i, c in ((1, "none"), (2, "memory"), (3, "file"))}
+
+    def colour_of_run_2(picked):
+        labels = views.common.run_labels(_compared([(i, runs[i]) for i in picked]))
+        fig = charts.compare_memory_figure(
+            {labels[i]: (samples, 100.0) for i in picked},
+            colours={labels[i]: charts.run_colour(i) for i in picked},
+        )
+        return next(t.line.color for t in fig.data if t.name.startswith("#2 "))
+
+    assert colour_of_run_2([1, 2]) == colour_of_run_2([2, 3]) == colour_of_run_2([3, 2, 1])
