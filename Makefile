@@ -1,4 +1,4 @@
-# Two commands matter: `make run` (dashboard on 127.0.0.1:8501) and `make test` (lint + whole suite).
+# Two commands matter: `make run` (dashboard on 127.0.0.1:8501, behind serve.py's Host check) and `make test` (lint + whole suite).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,7 +22,7 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 venv: $(RUNTIME_STAMP)
 
 run: $(RUNTIME_STAMP)
-	env -u DIAG_DATA_ROOTS $(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port 8501
+	env -u DIAG_DATA_ROOTS $(BIN)/streamlit run serve.py --server.address 127.0.0.1 --server.port 8501
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -7,10 +7,18 @@ from pathlib import Path
 import streamlit as st
 
 from diagnostics import queries
+from diagnostics.host_check import REFUSED_TEXT, allowed_hosts, host_is_allowed
 from diagnostics.recover import recover_interrupted
 from pages._common import get_store, user_errors
 
 st.set_page_config(page_title="Training Memory Diagnostics", page_icon="🧠", layout="wide")
+
+# serve.py already refuses a foreign Host over HTTP; this covers a plain `streamlit run app.py`, so
+# a rebound name sees no store path and no run. No Host at all is no browser (AppTest, scripts).
+_host = st.context.headers.get("host")
+if _host is not None and not host_is_allowed(_host, allowed_hosts(st.get_option("server.address"))):
+    st.error(REFUSED_TEXT)
+    st.stop()
 
 HERE = Path(__file__).parent
 PAGES = [

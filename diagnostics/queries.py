@@ -15,14 +15,35 @@ from diagnostics.recover import ended_runs, ended_sweeps
 from diagnostics.status import ACTIVE_STATUSES, ACTIVE_SWEEP_STATUSES
 from diagnostics.views.common import STATUS_ICONS, trials_ahead_text
 
-__all__ = ["live_run", "live_sweep", "queue_view", "run_status", "run_to_show", "stored_sweeps"]
+__all__ = [
+    "live_run",
+    "live_sweep",
+    "parse_run_id",
+    "queue_view",
+    "run_status",
+    "run_to_show",
+    "stored_sweeps",
+]
+
+
+_MAX_RUN_ID = 2**63 - 1  # SQLite's largest integer: a bigger one cannot be looked up
+
+
+def parse_run_id(text: Any) -> int | None:
+    """The run id ``text`` (a ``?run=`` value) spells: a whole number SQLite can hold, else None
+    ("abc", "1e99", "-3", "99999999999999999999")."""
+    text = str(text).strip()
+    if not (text.isascii() and text.isdecimal()) or int(text) > _MAX_RUN_ID:
+        return None
+    return int(text)
 
 
 def run_to_show(store: Any, chosen: Any = None) -> int | None:
-    """The run the Run page shows: the explicit choice (this session or ``?run=``), else the
-    running or latest queued run, else the newest stored one; None in an empty store."""
-    if chosen:
-        return int(chosen)
+    """The run the Run page shows: the explicit choice (this session or ``?run=``) when it spells a
+    run id, else the running or latest queued run, else the newest stored one; None in an empty
+    store. Whether the choice is stored is ``run_status``'s to say."""
+    if chosen and (run_id := parse_run_id(chosen)) is not None:
+        return run_id
     active = store.active_runs()
     if active:
         running = [r for r in active if r["status"] == "running"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from diagnostics import charts, throughput, views
+from diagnostics import charts, queries, throughput, views
 from diagnostics.report import render_html
 from diagnostics.status import FINISHED_STATUSES
 from pages import _views, _xray
@@ -20,7 +20,12 @@ if len(choices) < 2:
     st.info("Compare needs at least two finished runs. Start some on the Run page.", icon=":material/info:")
     st.stop()
 
-default = [int(i) for i in st.query_params.get_all("run") if int(i) in choices] or list(choices)[:2]
+asked = {text: queries.parse_run_id(text) for text in st.query_params.get_all("run")}
+unknown = [text for text, run_id in asked.items() if run_id not in choices]
+if unknown:
+    names = ", ".join(views.common.escape_markdown(text) for text in unknown)
+    st.warning(f"No such run: {names}.", icon=":material/search_off:")
+default = [run_id for run_id in asked.values() if run_id in choices] or list(choices)[:2]
 picked = st.multiselect(
     "Runs to compare (2 to 6)",
     list(choices),

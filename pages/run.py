@@ -109,7 +109,13 @@ with st.expander("Trial set-up", expanded=not chosen):
             st.rerun()
 
 
-run_id = queries.run_to_show(store, st.query_params.get("run") or st.session_state.get("run_id"))
+asked = st.query_params.get("run")
+if asked is not None and queries.run_status(store, queries.parse_run_id(asked)) is None:
+    # A mistyped or stale link (or a run deleted elsewhere): say so, then show what a plain visit shows.
+    st.warning(f"No such run: {views.common.escape_markdown(asked)}.", icon=":material/search_off:")
+    st.session_state.pop("run_id", None)
+    asked = None
+run_id = queries.run_to_show(store, asked or st.session_state.get("run_id"))
 if run_id is None:
     st.info("No runs yet: choose a folder and a loader above and press Run.", icon=":material/arrow_upward:")
     st.stop()

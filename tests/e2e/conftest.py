@@ -47,8 +47,9 @@ def server(tmp_path_factory):
     yield from streamlit_server(tmp_path_factory.mktemp("diag_home"))
 
 
-def streamlit_server(home: Path, **env_overrides: str):
-    """Start ``streamlit run app.py`` with this DIAG_HOME; yield its URL; stop it afterwards.
+def streamlit_server(home: Path, script: str = "serve.py", **env_overrides: str):
+    """Start ``streamlit run serve.py`` (app.py behind the Host check; ``script`` says otherwise)
+    with this DIAG_HOME; yield its URL; stop it afterwards.
 
     ``env_overrides`` replace the defaults (sample_data as the only root, the real worker).
     """
@@ -64,7 +65,7 @@ def streamlit_server(home: Path, **env_overrides: str):
     log = open(home / "streamlit.log", "w")  # noqa: SIM115 - closed in teardown
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
         ],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -134,3 +134,12 @@ def test_a_deleted_run_has_no_status(tmp_path):
     assert queries.run_status(store, run_id) == "completed"
     store.delete_run(run_id)
     assert queries.run_status(store, run_id) is None
+
+
+def test_a_choice_that_spells_no_run_id_falls_back_to_the_default(tmp_path):
+    store = Store(tmp_path / "home")
+    done = run_row(store, "completed")
+    for text in ("abc", "1e99", "-3", "3.0", "99999999999999999999", "٣"):
+        assert queries.parse_run_id(text) is None
+        assert queries.run_to_show(store, text) == done
+    assert queries.parse_run_id(" 12 ") == 12 and queries.run_status(store, None) is None
