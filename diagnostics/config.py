@@ -166,7 +166,7 @@ def dashboard_text(text: str) -> str:
 # check what was typed against it. Without a high bound a value like 10**20 passes Python and fails
 # inside TensorFlow (int64) or SQLite; the highs are far above any useful trial.
 INT_RANGES: dict[str, tuple[int, int]] = {
-    "epochs": (1, 1000),
+    "epochs": (1, 100_000),
     "steps": (1, 100_000),  # batches per epoch
     "batch_size": (1, 65_536),
     "image_size": (8, 4096),  # each side, in pixels

@@ -17,7 +17,7 @@ FAKE_WORKER = REPO / "tests" / "fakes" / "fake_worker.py"
 @pytest.mark.parametrize(
     ("key", "value", "field", "allowed"),
     [
-        ("run_epochs", -3, "Epochs", "enter 1 to 1000"),
+        ("run_epochs", -3, "Epochs", "enter 1 to 100000"),
         ("batch_size", 0, "Batch size", "enter 1 to 65536"),
         ("run_h", 100000, "Image height (px)", "enter 8 to 4096"),
         ("run_budget", 10, "Memory budget (MiB)", "enter 64 to 1048576"),
@@ -42,7 +42,7 @@ def test_invalid_numbers_refuse_the_run_and_name_the_field(home, monkeypatch, ke
 @pytest.mark.parametrize(
     ("key", "value", "field", "allowed"),
     [
-        ("sweep_epochs", -3, "Epochs per trial", "enter 1 to 1000"),
+        ("sweep_epochs", -3, "Epochs per trial", "enter 1 to 100000"),
         ("sweep_steps", 0, "Steps per epoch", "enter 1 to 100000"),
         ("sweep_size", 100000, "Image size (px, square)", "enter 8 to 4096"),
         ("sweep_budget", 10, "Memory budget (MiB)", "enter 64 to 1048576"),
