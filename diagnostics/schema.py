@@ -21,7 +21,7 @@ from diagnostics.errors import StoreError
 
 __all__ = ["SCHEMA_VERSION", "migrate"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Version 1: the first layout (runs without sweeps, snippet, log groups or runner identity).
 _SCHEMA_V1 = """
@@ -134,9 +134,22 @@ UPDATE sweeps SET
     )
 """
 
+# Version 6: the columns of issues 19-21, added at once. ``runs.group_id``: the runs of one config
+# repeated (issue 21) share it, the id of the group's first run. ``runs.source``: a user pipeline
+# or script run's code as it ran (JSON: kind, file, sha256, text, function, params, argv; issue
+# 19). ``samples.pss_bytes``: the process tree's PSS, ``samples.pss_read``: 1 when read from
+# smaps_rollup at that sample, 0 when carried forward by RSS changes (issue 20).
+_V5_TO_V6 = """
+ALTER TABLE runs ADD COLUMN group_id INTEGER;
+ALTER TABLE runs ADD COLUMN source TEXT;
+ALTER TABLE samples ADD COLUMN pss_bytes INTEGER;
+ALTER TABLE samples ADD COLUMN pss_read INTEGER;
+CREATE INDEX runs_group ON runs(group_id)
+"""
+
 # A step is SQL text (statements separated by ";") or a callable taking the connection, for
 # steps that need Python (v3 -> v4 rewrites each run's scan).
-_MIGRATIONS = {0: _SCHEMA_V1, 1: _V1_TO_V2, 2: _V2_TO_V3, 3: _v3_to_v4, 4: _V4_TO_V5}
+_MIGRATIONS = {0: _SCHEMA_V1, 1: _V1_TO_V2, 2: _V2_TO_V3, 3: _v3_to_v4, 4: _V4_TO_V5, 5: _V5_TO_V6}
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> int:

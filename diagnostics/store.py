@@ -57,6 +57,7 @@ _JSON_RUN_COLUMNS = (
     "findings",
     "log_groups",
     "scan_progress",
+    "source",
 )
 _RUN_UPDATABLE = frozenset(
     {
@@ -80,6 +81,8 @@ _RUN_UPDATABLE = frozenset(
         "config",
         "dataset_fingerprint",
         "host",
+        "group_id",
+        "source",
     }
 )
 _SWEEP_UPDATABLE = frozenset({"status", "summary", "name", "error", "owner_pid", "owner_create_time"})
@@ -92,6 +95,8 @@ SAMPLE_COLUMNS = (
     "threads",
     "cpu_percent",
     "vmhwm_bytes",
+    "pss_bytes",
+    "pss_read",
 )
 # Config options list_runs copies out, so History and the CSV export tell runs of a sweep apart.
 OPTION_COLUMNS = (
@@ -473,6 +478,8 @@ class Store:
                 r.get("threads"),
                 r.get("cpu_percent"),
                 r.get("vmhwm_bytes"),
+                r.get("pss_bytes"),
+                None if r.get("pss_read") is None else int(bool(r["pss_read"])),
             )
             for r in rows
         ]
@@ -481,7 +488,7 @@ class Store:
         with self._write() as conn:
             conn.executemany(
                 "INSERT INTO samples (run_id, t, rss_bytes, main_rss_bytes, processes, fds, threads,"
-                " cpu_percent, vmhwm_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " cpu_percent, vmhwm_bytes, pss_bytes, pss_read) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
 
@@ -542,8 +549,8 @@ class Store:
         sample, so those are left out here, as the sampler now leaves them out.
         """
         rows = self._query(
-            "SELECT t, rss_bytes, main_rss_bytes, processes, fds, threads, cpu_percent, vmhwm_bytes"
-            " FROM samples WHERE run_id = ? AND IFNULL(rss_bytes, -1) != 0"
+            "SELECT t, rss_bytes, main_rss_bytes, processes, fds, threads, cpu_percent, vmhwm_bytes,"
+            " pss_bytes, pss_read FROM samples WHERE run_id = ? AND IFNULL(rss_bytes, -1) != 0"
             " AND IFNULL(main_rss_bytes, -1) != 0 ORDER BY t, rowid",
             (run_id,),
         )

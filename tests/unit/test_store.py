@@ -374,3 +374,23 @@ def test_a_sample_of_an_exiting_worker_stored_by_an_older_sampler_is_not_read(st
     assert list(samples["t"]) == [1.0, 2.0]
     assert samples["rss_bytes"].min() > 0
     assert samples["processes"].iloc[1] == {41: 800}  # the exiting child is left out, as gone
+
+
+def test_v6_columns_round_trip_group_source_and_tree_pss(tmp_path):
+    store = Store(tmp_path)
+    run_id = store.create_run(TrialConfig(dataset="sample_data"))
+    source = {
+        "kind": "function",
+        "file": "/x/pipe.py",
+        "sha256": "ab",
+        "text": "def f(): ...",
+        "function": "f",
+    }
+    store.update_run(run_id, group_id=run_id, source=source)
+    run = store.get_run(run_id)
+    assert run["group_id"] == run_id and run["source"] == source
+    store.add_samples(
+        run_id, [{"t": 1.0, "rss_bytes": 5, "pss_bytes": 3, "pss_read": True}, {"t": 2.0, "rss_bytes": 6}]
+    )
+    frame = store.samples(run_id)
+    assert list(frame["pss_read"].fillna(-1)) == [1, -1] and frame["pss_bytes"].iloc[0] == 3
